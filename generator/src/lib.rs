@@ -1,0 +1,1 @@
+//! Pressroom static site generator.
