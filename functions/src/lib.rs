@@ -1,1 +1,4 @@
-//! Pressroom account functions.
+//! Pressroom account functions: the handlers behind `/api/`, the adapters they run on
+//! (SQLite or DynamoDB, an outbox folder or SES, a local or S3 signer) and one binary per Lambda.
+
+pub mod contract;

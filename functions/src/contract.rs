@@ -1,0 +1,95 @@
+//! Names shared by the account functions, the infrastructure template (`infra/template.yaml`)
+//! and `pressroom deploy`.
+//!
+//! Anything that both the code and the template must spell the same way lives here, and a test
+//! in `infra/` (see `tests/`) reads the template and asserts it matches these constants, so code
+//! and infrastructure cannot drift apart.
+
+/// Environment variables read once at cold start by every Lambda.
+pub mod env {
+    /// DynamoDB table holding accounts, codes, sessions, throttles and the download log.
+    pub const TABLE: &str = "PRESSROOM_TABLE";
+    /// Verified SES sender, e.g. `Pressroom <press@example.org>`.
+    pub const SENDER: &str = "PRESSROOM_SENDER";
+    /// Reply-To address for account emails.
+    pub const REPLY_TO: &str = "PRESSROOM_REPLY_TO";
+    /// SES configuration set used for sending (bounces, complaints).
+    pub const SES_CONFIGURATION_SET: &str = "PRESSROOM_SES_CONFIGURATION_SET";
+    /// Private bucket holding the broadcast videos and the published catalog.
+    pub const MEDIA_BUCKET: &str = "PRESSROOM_MEDIA_BUCKET";
+    /// ARN of the Secrets Manager secret holding the keys (code hashing key).
+    pub const SECRET_ARN: &str = "PRESSROOM_SECRET_ARN";
+    /// Public origin of the site, e.g. `https://press.example.org`; state-changing requests must
+    /// carry it in `Origin`.
+    pub const SITE_ORIGIN: &str = "PRESSROOM_SITE_ORIGIN";
+    /// Password policy: `composition` (the seed's rules) or `length` (NIST SP 800-63B).
+    pub const PASSWORD_POLICY: &str = "PRESSROOM_PASSWORD_POLICY";
+    /// Minimum password length for the chosen policy.
+    pub const PASSWORD_MIN_LENGTH: &str = "PRESSROOM_PASSWORD_MIN_LENGTH";
+    /// Lifetime of a signed download URL, in seconds.
+    pub const DOWNLOAD_TTL_SECONDS: &str = "PRESSROOM_DOWNLOAD_TTL_SECONDS";
+}
+
+/// DynamoDB single-table design: every item has a string partition key and sort key.
+pub mod table {
+    pub const PARTITION_KEY: &str = "pk";
+    pub const SORT_KEY: &str = "sk";
+    /// Epoch seconds; DynamoDB TTL deletes expired codes and sessions (late: expiry is also
+    /// enforced on every read).
+    pub const TTL_ATTRIBUTE: &str = "expires_at";
+}
+
+/// Where the published catalog of downloadable videos lives.
+pub mod catalog {
+    /// Path of the catalog inside the built site (`public/`), written by the generator.
+    pub const SITE_PATH: &str = "_pressroom/videos.json";
+    /// Key of the catalog in the media bucket, uploaded by `pressroom deploy`, read by the
+    /// download function.
+    pub const MEDIA_KEY: &str = "catalog/videos.json";
+    /// Prefix of video objects in the media bucket: `videos/{file}`.
+    pub const MEDIA_PREFIX: &str = "videos/";
+}
+
+/// One Lambda function and the API routes it serves. IAM is granted per function.
+#[derive(Debug, Clone, Copy)]
+pub struct Function {
+    /// Binary name in `functions/src/bin/` and logical id stem in the template.
+    pub name: &'static str,
+    /// `(method, path)` pairs, paths under `/api/`.
+    pub routes: &'static [(&'static str, &'static str)],
+}
+
+/// Every function, grouped so each gets least-privilege IAM.
+pub const FUNCTIONS: &[Function] = &[
+    Function {
+        name: "registration",
+        routes: &[
+            ("POST", "/api/signup"),
+            ("POST", "/api/verify"),
+            ("POST", "/api/resend"),
+        ],
+    },
+    Function {
+        name: "session",
+        routes: &[
+            ("POST", "/api/login"),
+            ("POST", "/api/logout"),
+            ("GET", "/api/me"),
+        ],
+    },
+    Function {
+        name: "recovery",
+        routes: &[
+            ("POST", "/api/password-reset"),
+            ("POST", "/api/password-reset/confirm"),
+        ],
+    },
+    Function {
+        name: "newsletter",
+        routes: &[("POST", "/api/newsletter")],
+    },
+    Function {
+        name: "download",
+        routes: &[("GET", "/api/download")],
+    },
+];
