@@ -1,0 +1,75 @@
+// axe-core finds no accessibility violations on the home page, a transcript page and every account
+// screen (as first shown), in every language; the account screens also work from the keyboard
+// alone: the first field is reachable, labels are tied to inputs, errors to fields.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { startServer, launchBrowser, newPage, axe, shot } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const SCREENS = ['register', 'verify', 'welcome', 'signin', 'reset'];
+
+async function firstTranscript(lang) {
+  const base = path.join(server.root, 'public', lang, 'transcripts');
+  const files = (await readdir(base, { recursive: true })).filter((f) => f.endsWith('index.html')).sort();
+  assert.ok(files.length > 0, `no ${lang} transcripts were built`);
+  return `/${lang}/transcripts/${path.dirname(files[0]).split(path.sep).join('/')}/`;
+}
+
+for (const lang of ['en', 'fr']) {
+  test(`no axe violations on the reading pages and every account screen (${lang})`, async () => {
+    const page = await newPage(browser, lang);
+    const pages = [`/${lang}/`, await firstTranscript(lang), ...SCREENS.map((s) => `/${lang}/account/${s}/`)];
+    const found = {};
+    for (const url of pages) {
+      const res = await page.goto(server.url + url);
+      assert.equal(res.status(), 200, `${url} answers 200`);
+      assert.equal(await page.getAttribute('html', 'lang'), lang);
+      const violations = await axe(page);
+      if (violations.length) found[url] = violations;
+      if (url.includes('/account/')) await shot(page, `${lang}-screen-${url.split('/')[3]}`);
+    }
+    assert.deepEqual(found, {}, JSON.stringify(found, null, 2));
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+
+  test(`account screens: labelled fields, errors tied to them, announced (${lang})`, async () => {
+    const page = await newPage(browser, lang);
+    await page.goto(`${server.url}/${lang}/account/register/`);
+    // Submitting empty: every field says why, focus lands on the first, the status region speaks.
+    await page.keyboard.press('Tab');
+    await page.click('[data-form="signup"] [type="submit"]');
+    const email = page.locator('#register-email');
+    assert.equal(await email.getAttribute('aria-invalid'), 'true');
+    assert.ok((await email.getAttribute('aria-describedby')).split(' ').includes('register-email-error'));
+    assert.notEqual((await page.locator('#register-email-error').textContent()).trim(), '');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'register-email');
+    const status = page.locator('[data-form="signup"] [data-status]');
+    assert.equal(await status.getAttribute('aria-live'), 'polite');
+    assert.notEqual((await status.textContent()).trim(), '');
+    // Every input has a label.
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('main input')]
+      .filter((i) => i.type !== 'hidden' && !(i.labels && i.labels.length)).map((i) => i.id || i.name));
+    assert.deepEqual(unlabelled, []);
+    // The code field asks phones for digits and offers the one-time code.
+    await page.goto(`${server.url}/${lang}/account/verify/`);
+    assert.equal(await page.getAttribute('#verify-code', 'inputmode'), 'numeric');
+    assert.equal(await page.getAttribute('#verify-code', 'autocomplete'), 'one-time-code');
+    await page.context().close();
+  });
+}
