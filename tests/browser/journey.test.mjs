@@ -99,7 +99,7 @@ for (const lang of ['en', 'fr']) {
     await page.fill('#register-email', email);
     await page.fill('#register-password', 'short');
     assert.equal(await page.locator('[data-rule="min_length"]').getAttribute('data-met'), 'false');
-    assert.equal(await page.locator('[data-rule="lower"]').getAttribute('data-met'), 'true');
+    assert.equal(await page.locator('[data-rule="lowercase"]').getAttribute('data-met'), 'true');
     await page.click('[data-form="signup"] [type="submit"]');
     assert.equal(await page.locator('#register-password').getAttribute('aria-invalid'), 'true');
     assert.equal(await page.locator('#register-password-error').textContent(), `${t.error_prefix} ${t['errors.weak_password']}`);

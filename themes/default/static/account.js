@@ -252,10 +252,11 @@
   var RULES = {
     min_length: function (p, min) { return Array.from(p).length >= min; },
     no_spaces: function (p) { return p.length > 0 && !/\s/.test(p); },
-    upper: function (p) { return /\p{Lu}/u.test(p); },
-    lower: function (p) { return /\p{Ll}/u.test(p); },
-    digit: function (p) { return /\p{Nd}/u.test(p); },
-    symbol: function (p) { return /[^\p{L}\p{Nd}\s]/u.test(p); }
+    // Same tests as the server (functions::domain::PasswordPolicy::failures).
+    uppercase: function (p) { return /\p{Uppercase}/u.test(p); },
+    lowercase: function (p) { return /\p{Lowercase}/u.test(p); },
+    digit: function (p) { return /[0-9]/.test(p); },
+    symbol: function (p) { return /[^\p{Alphabetic}\p{N}\s]/u.test(p); }
   };
 
   function rulesBox(input) {
