@@ -1,0 +1,4 @@
+//! Implementations of [`crate::ports::Mailer`]: an outbox folder of `.eml` files locally, SES
+//! for Lambda.
+
+pub mod ses;

@@ -1,0 +1,5 @@
+//! Implementations of [`crate::ports::Store`]: SQLite for `pressroom serve` and tests, DynamoDB
+//! for Lambda.
+
+pub mod dynamo;
+pub mod sqlite;
