@@ -2,3 +2,9 @@
 //! (SQLite or DynamoDB, an outbox folder or SES, a local or S3 signer) and one binary per Lambda.
 
 pub mod contract;
+pub mod crypto;
+pub mod domain;
+pub mod ports;
+pub mod store;
+pub mod mail;
+pub mod sign;
