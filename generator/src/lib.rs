@@ -1,1 +1,14 @@
-//! Pressroom static site generator.
+//! Pressroom static site generator: briefing transcripts in markdown → a multilingual static site.
+//!
+//! Data flow: [`config`] → [`content`] (front matter, transcripts) → [`markdown`] (pure) →
+//! [`templates`] (tera + `trans`) → [`site`] (the only module that writes files). [`check`] reports
+//! problems without publishing; [`cli`] is the `pressroom` command line.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod error;
+pub mod markdown;
+pub mod site;
+pub mod templates;

@@ -1,0 +1,95 @@
+//! `pressroom check`: everything a build verifies, without publishing anything, plus what is
+//! left to translate — i18n keys missing per language and transcripts without a version in
+//! some language — so the press office sees the state of the site before it goes out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::BuildErrors;
+use crate::site::{BuildOptions, Site};
+
+/// What `check` found on a site that builds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Pages that would be rendered.
+    pub pages: usize,
+    /// Per language: i18n keys present in the default language but missing in this one.
+    pub missing_keys: BTreeMap<String, Vec<String>>,
+    /// Per language: transcripts that exist in another language but not in this one
+    /// (the source file of an existing version).
+    pub untranslated: BTreeMap<String, Vec<PathBuf>>,
+}
+
+impl CheckReport {
+    /// True when everything is translated.
+    pub fn is_complete(&self) -> bool {
+        self.missing_keys.values().all(Vec::is_empty)
+            && self.untranslated.values().all(Vec::is_empty)
+    }
+}
+
+/// Loads and renders the site in memory (never touching the output folder) and reports.
+pub fn check(options: &BuildOptions) -> Result<CheckReport, BuildErrors> {
+    let site = Site::load(options)?;
+    let output = site.render(false)?;
+    let mut report = CheckReport {
+        pages: output.pages,
+        ..CheckReport::default()
+    };
+    let mut versions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for t in &site.transcripts {
+        versions
+            .entry(&t.translation_key)
+            .or_default()
+            .insert(&t.lang);
+    }
+    for language in &site.config.languages {
+        let code = &language.code;
+        report
+            .missing_keys
+            .insert(code.clone(), site.theme.i18n.missing_keys(code));
+        let mut missing: Vec<PathBuf> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for t in &site.transcripts {
+            if !versions[t.translation_key.as_str()].contains(code.as_str())
+                && seen.insert(t.translation_key.as_str())
+            {
+                missing.push(t.source.clone());
+            }
+        }
+        missing.sort();
+        report.untranslated.insert(code.clone(), missing);
+    }
+    Ok(report)
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "ok: {} pages build without errors", self.pages)?;
+        for (lang, keys) in &self.missing_keys {
+            if !keys.is_empty() {
+                writeln!(
+                    f,
+                    "{lang}: {} i18n key(s) missing (the default language's text is used):",
+                    keys.len()
+                )?;
+                for k in keys {
+                    writeln!(f, "  {k}")?;
+                }
+            }
+        }
+        for (lang, files) in &self.untranslated {
+            if !files.is_empty() {
+                writeln!(f, "{lang}: {} transcript(s) not translated:", files.len())?;
+                for p in files {
+                    writeln!(f, "  {}", p.display())?;
+                }
+            }
+        }
+        if self.is_complete() {
+            writeln!(f, "every language is complete")?;
+        }
+        Ok(())
+    }
+}

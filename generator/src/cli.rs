@@ -1,0 +1,79 @@
+//! The `pressroom` command line. Each subcommand is one enum variant and one match arm that
+//! delegates to a library function, so adding `serve`, `deploy`, … is a two-line change.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::site::BuildOptions;
+
+/// Pressroom: briefing transcripts in markdown → a fast, multilingual static site.
+#[derive(Debug, Parser)]
+#[command(name = "pressroom", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the site into ROOT/public (or --out), replacing it only if the build succeeds.
+    Build(BuildArgs),
+    /// Report content errors, missing translations and untranslated transcripts, without publishing.
+    Check(SiteArgs),
+    /// Generate a synthetic corpus and time cold builds, rebuilds and search indexing.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Where the site is.
+#[derive(Debug, Clone, Args)]
+pub struct SiteArgs {
+    /// Site root: the folder holding pressroom.toml.
+    #[arg(long, default_value = ".", env = "PRESSROOM_ROOT")]
+    pub root: PathBuf,
+    /// Include transcripts marked `draft = true`.
+    #[arg(long)]
+    pub drafts: bool,
+}
+
+/// `pressroom build`.
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Output folder (default: ROOT/public).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl SiteArgs {
+    /// Build options for this site.
+    pub fn options(&self) -> BuildOptions {
+        BuildOptions {
+            root: self.root.clone(),
+            out: None,
+            drafts: self.drafts,
+            progress: true,
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Build(args) => {
+            let mut options = args.site.options();
+            options.out = args.out;
+            let report = crate::site::build(&options)?;
+            println!("{report}");
+        }
+        Command::Bench(args) => crate::bench::main(&args)?,
+        Command::Check(args) => {
+            let report = crate::check::check(&args.options())?;
+            print!("{report}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,416 @@
+//! Site configuration (`pressroom.toml`): what the press office may set, with defaults, parsed
+//! strictly (unknown keys are errors with a did-you-mean hint) and validated once so the rest of
+//! the build can trust it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{did_you_mean, BuildErrors, Diagnostic};
+
+/// File name of the configuration, at the site root.
+pub const CONFIG_FILE: &str = "pressroom.toml";
+
+/// The whole `pressroom.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Site title, shown in the header and in feeds.
+    pub title: String,
+    /// Public origin and path of the site, without trailing slash, e.g. `https://press.example.org`.
+    pub base_url: String,
+    /// Language of `/` and of fallbacks: the code of one of `languages`.
+    pub default_language: String,
+    /// Folder name under `themes/`.
+    #[serde(default = "default_theme")]
+    pub theme: String,
+    /// Transcripts per page on home, topic and speaker pages.
+    #[serde(default = "default_paginate")]
+    pub paginate: usize,
+    /// Whether the search page and index are built.
+    #[serde(default = "default_true")]
+    pub search: bool,
+    /// The site languages, in switcher order; each has a `content/{code}/` folder.
+    pub languages: Vec<Language>,
+    /// Where broadcast videos, posters and previews live.
+    #[serde(default)]
+    pub media: Media,
+    /// Account rules mirrored by the account screens.
+    #[serde(default)]
+    pub accounts: Accounts,
+}
+
+/// One site language.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Language {
+    /// BCP 47 code, also the URL prefix and the `content/` folder name, e.g. `fr`.
+    pub code: String,
+    /// Name in the language itself, shown in the switcher, e.g. `Français`.
+    pub name: String,
+    /// Writing direction.
+    #[serde(default)]
+    pub dir: Direction,
+}
+
+/// Writing direction of a language.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Left to right.
+    #[default]
+    Ltr,
+    /// Right to left.
+    Rtl,
+}
+
+/// `[media]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    /// Folder (relative to the site root) holding `{video-id}/{part}.mp4`, `poster.jpg`, `preview.mp4`.
+    #[serde(default = "default_media_dir")]
+    pub dir: PathBuf,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Self {
+            dir: default_media_dir(),
+        }
+    }
+}
+
+/// `[accounts]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounts {
+    /// `composition` (length, no spaces, upper and lower case, digits, symbols) or `length` only.
+    #[serde(default)]
+    pub password_policy: PasswordPolicy,
+    /// Minimum password length.
+    #[serde(default = "default_password_min_length")]
+    pub password_min_length: u32,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Self {
+            password_policy: PasswordPolicy::default(),
+            password_min_length: default_password_min_length(),
+        }
+    }
+}
+
+/// Password rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PasswordPolicy {
+    /// At least `password_min_length` characters, no spaces, upper and lower case, digits, symbols.
+    #[default]
+    Composition,
+    /// NIST SP 800-63B: length only.
+    Length,
+}
+
+fn default_theme() -> String {
+    "default".into()
+}
+fn default_paginate() -> usize {
+    10
+}
+fn default_true() -> bool {
+    true
+}
+fn default_media_dir() -> PathBuf {
+    PathBuf::from("content/media")
+}
+fn default_password_min_length() -> u32 {
+    12
+}
+
+impl Config {
+    /// Reads, parses and validates `ROOT/pressroom.toml`.
+    pub fn load(root: &Path) -> Result<Config, BuildErrors> {
+        let path = root.join(CONFIG_FILE);
+        let source = std::fs::read_to_string(&path).map_err(|e| {
+            BuildErrors::one(
+                Diagnostic::io(Path::new(CONFIG_FILE), "read the site configuration", &e)
+                    .with_hint("run pressroom from the site folder or pass --root DIR"),
+            )
+        })?;
+        let config = Self::parse(&source)?;
+        let theme = root.join("themes").join(&config.theme);
+        if !theme.is_dir() {
+            let available = list_dirs(&root.join("themes"));
+            let mut d = Diagnostic::at_offset(
+                CONFIG_FILE,
+                &source,
+                source.find("theme").unwrap_or(0),
+                format!(
+                    "theme `{}` does not exist (no folder themes/{0})",
+                    config.theme
+                ),
+            );
+            d = d.with_hint(
+                match did_you_mean(&config.theme, available.iter().map(|s| s.as_str())) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("available themes: {}", available.join(", ")),
+                },
+            );
+            return Err(BuildErrors::one(d));
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates the text of a `pressroom.toml` (no file-system checks).
+    pub fn parse(source: &str) -> Result<Config, BuildErrors> {
+        let config: Config = toml::from_str(source)
+            .map_err(|e| BuildErrors::one(toml_diagnostic(CONFIG_FILE, source, 0, &e, FIELDS)))?;
+        config.validate(source)?;
+        Ok(config)
+    }
+
+    fn validate(&self, source: &str) -> Result<(), BuildErrors> {
+        let mut errors = Vec::new();
+        let at = |needle: &str| {
+            let offset = source.find(needle).unwrap_or(0);
+            crate::error::line_col(source, offset)
+        };
+        if self.languages.is_empty() {
+            errors.push(
+                Diagnostic::file(CONFIG_FILE, "no language configured")
+                    .with_hint("add [[languages]] code = \"en\" name = \"English\""),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for language in &self.languages {
+            let (line, col) = at(&format!("\"{}\"", language.code));
+            if !seen.insert(language.code.as_str()) {
+                errors.push(
+                    Diagnostic::at(
+                        CONFIG_FILE,
+                        line,
+                        col,
+                        format!("language `{}` is configured twice", language.code),
+                    )
+                    .with_hint("each [[languages]] code must be unique"),
+                );
+            }
+            let valid = !language.code.is_empty()
+                && language
+                    .code
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !valid {
+                errors.push(
+                    Diagnostic::at(
+                        CONFIG_FILE,
+                        line,
+                        col,
+                        format!("language code `{}` is not a BCP 47 tag", language.code),
+                    )
+                    .with_hint("use letters, digits and `-` only, e.g. `fr` or `pt-BR`"),
+                );
+            }
+        }
+        if self.language(&self.default_language).is_none() {
+            let (line, col) = at("default_language");
+            let codes: Vec<&str> = self.languages.iter().map(|l| l.code.as_str()).collect();
+            errors.push(
+                Diagnostic::at(
+                    CONFIG_FILE,
+                    line,
+                    col,
+                    format!(
+                        "default language `{}` is not among the configured languages",
+                        self.default_language
+                    ),
+                )
+                .with_hint(format!("use one of: {}", codes.join(", "))),
+            );
+        }
+        if self.paginate == 0 {
+            let (line, col) = at("paginate");
+            errors.push(
+                Diagnostic::at(CONFIG_FILE, line, col, "paginate must be at least 1")
+                    .with_hint("set paginate = 10"),
+            );
+        }
+        if self.base_url.ends_with('/') {
+            let (line, col) = at("base_url");
+            errors.push(
+                Diagnostic::at(CONFIG_FILE, line, col, "base_url must not end with `/`").with_hint(
+                    format!(
+                        "write base_url = \"{}\"",
+                        self.base_url.trim_end_matches('/')
+                    ),
+                ),
+            );
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(BuildErrors::new(errors))
+        }
+    }
+
+    /// The configured language with this code.
+    pub fn language(&self, code: &str) -> Option<&Language> {
+        self.languages.iter().find(|l| l.code == code)
+    }
+
+    /// The default language (validated to exist).
+    pub fn default_lang(&self) -> &Language {
+        self.language(&self.default_language)
+            .unwrap_or(&self.languages[0])
+    }
+
+    /// A configuration for tests: English (default) and French, paginate 2.
+    pub fn default_for_test() -> Config {
+        Config {
+            title: "Test".into(),
+            base_url: "http://example.test".into(),
+            default_language: "en".into(),
+            theme: default_theme(),
+            paginate: 2,
+            search: false,
+            languages: vec![
+                Language {
+                    code: "en".into(),
+                    name: "English".into(),
+                    dir: Direction::Ltr,
+                },
+                Language {
+                    code: "fr".into(),
+                    name: "Français".into(),
+                    dir: Direction::Ltr,
+                },
+            ],
+            media: Media::default(),
+            accounts: Accounts::default(),
+        }
+    }
+}
+
+/// Every key of `pressroom.toml` (for did-you-mean hints).
+const FIELDS: &[&str] = &[
+    "title",
+    "base_url",
+    "default_language",
+    "theme",
+    "paginate",
+    "search",
+    "languages",
+    "media",
+    "accounts",
+    "code",
+    "name",
+    "dir",
+    "password_policy",
+    "password_min_length",
+];
+
+fn list_dirs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Turns a toml error into a located diagnostic. `base` is the byte offset of the toml text in
+/// `file_source` (front matter starts after the opening `+++`); `fields` feed did-you-mean.
+pub(crate) fn toml_diagnostic(
+    path: impl Into<PathBuf>,
+    file_source: &str,
+    base: usize,
+    error: &toml::de::Error,
+    fields: &[&str],
+) -> Diagnostic {
+    let offset = base + error.span().map_or(0, |s| s.start);
+    let message = error.message().trim().replace('\n', " ");
+    let mut d = Diagnostic::at_offset(path, file_source, offset, message.clone());
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        d.message = format!("unknown field `{field}`");
+        d = d.with_hint(match did_you_mean(field, fields.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "remove it; see the front matter reference in README.md".into(),
+        });
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        d.message = format!("missing field `{field}`");
+        d = d.with_hint(format!("add `{field} = …`; see the reference in README.md"));
+    } else if message.contains("unknown variant") {
+        d = d.with_hint("use one of the values listed");
+    } else {
+        d = d.with_hint("fix the TOML syntax at this position");
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+title = "Pressroom"
+base_url = "http://127.0.0.1:8080"
+default_language = "en"
+paginate = 5
+[[languages]]
+code = "en"
+name = "English"
+dir = "ltr"
+[[languages]]
+code = "fr"
+name = "Français"
+[media]
+dir = "content/media"
+[accounts]
+password_policy = "length"
+password_min_length = 15
+"#;
+
+    #[test]
+    fn parses_the_documented_keys() {
+        let c = Config::parse(VALID).unwrap();
+        assert_eq!(c.languages.len(), 2);
+        assert_eq!(c.languages[1].dir, Direction::Ltr);
+        assert_eq!(c.accounts.password_policy, PasswordPolicy::Length);
+        assert_eq!(c.accounts.password_min_length, 15);
+        assert_eq!(c.default_lang().code, "en");
+    }
+
+    #[test]
+    fn unknown_key_is_located_with_a_hint() {
+        let e = Config::parse(&VALID.replace("paginate", "pagniate")).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("pressroom.toml:5:1: unknown field `pagniate`"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean `paginate`?"), "{text}");
+    }
+
+    #[test]
+    fn default_language_must_be_configured() {
+        let e =
+            Config::parse(&VALID.replace("default_language = \"en\"", "default_language = \"de\""))
+                .unwrap_err();
+        assert!(e.to_string().contains("default language `de`"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_codes_and_bad_dir_are_rejected() {
+        let e = Config::parse(&VALID.replace("code = \"fr\"", "code = \"en\"")).unwrap_err();
+        assert!(e.to_string().contains("configured twice"), "{e}");
+        let e = Config::parse(&VALID.replace("dir = \"ltr\"", "dir = \"up\"")).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `up`"), "{e}");
+    }
+}

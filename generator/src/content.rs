@@ -1,0 +1,651 @@
+//! Content loading: a transcript file is TOML front matter between `+++` lines followed by a
+//! markdown body. This module parses and validates the front matter into a [`Transcript`] with
+//! located errors (file, line, column, hint) and loads `content/topics.toml`. It reads nothing
+//! itself: `site` hands it file texts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Datelike, FixedOffset};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::config::toml_diagnostic;
+use crate::error::{did_you_mean, line_col, Diagnostic};
+use crate::markdown::{format_timecode, parse_timecode, slugify};
+
+/// Path of the topic list, relative to the site root.
+pub const TOPICS_FILE: &str = "content/topics.toml";
+
+/// Kind of briefing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    PressConference,
+    Doorstep,
+    Speech,
+    Remarks,
+    Statement,
+    Interview,
+}
+
+/// How faithful the text is to what was said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    AsDelivered,
+    CheckAgainstDelivery,
+    Transcript,
+}
+
+/// The front matter as written (see README.md, "Authoring").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    title: String,
+    date: Spanned<toml::value::Datetime>,
+    kind: Kind,
+    #[serde(default)]
+    speakers: Vec<Spanned<SpeakerFm>>,
+    location: Option<String>,
+    event: Option<String>,
+    delivery: Option<Delivery>,
+    #[serde(default)]
+    topics: Vec<Spanned<String>>,
+    summary: Option<String>,
+    #[serde(default)]
+    draft: bool,
+    translation_key: Option<String>,
+    slug: Option<Spanned<String>>,
+    video: Option<VideoFm>,
+}
+
+/// Every front matter key, for did-you-mean hints.
+const FIELDS: &[&str] = &[
+    "title",
+    "date",
+    "kind",
+    "speakers",
+    "location",
+    "event",
+    "delivery",
+    "topics",
+    "summary",
+    "draft",
+    "translation_key",
+    "slug",
+    "video",
+    "name",
+    "role",
+    "key",
+    "id",
+    "duration",
+    "poster",
+    "parts",
+    "start",
+    "end",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpeakerFm {
+    name: String,
+    role: String,
+    key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VideoFm {
+    id: Spanned<String>,
+    duration: Spanned<String>,
+    poster: Option<String>,
+    #[serde(default)]
+    parts: Vec<Spanned<PartFm>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartFm {
+    key: String,
+    title: Option<String>,
+    start: Option<Time>,
+    end: Option<Time>,
+}
+
+/// A time in a video: seconds, or `"HH:MM:SS"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Time {
+    Seconds(u32),
+    Text(String),
+}
+
+/// A speaker of a transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Speaker {
+    /// Identity across languages: the `key` field, or the slug of the name.
+    pub key: String,
+    /// Name as written in this language.
+    pub name: String,
+    /// Role in this language.
+    pub role: String,
+}
+
+/// A broadcast video attached to a transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Video {
+    /// Folder name in the media folder and in the catalog.
+    pub id: String,
+    /// Length in seconds.
+    pub duration: u32,
+    /// Poster file name in `media.dir/{id}/`, when given.
+    pub poster: Option<String>,
+    /// Downloadable parts; `full` is the whole video.
+    pub parts: Vec<Part>,
+}
+
+/// A downloadable part of a video.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Part {
+    /// `full` or a clip key (also the file stem `{id}/{key}.mp4`).
+    pub key: String,
+    /// Title shown to journalists.
+    pub title: Option<String>,
+    /// Start in seconds (None for `full`).
+    pub start: Option<u32>,
+    /// End in seconds (None for `full`).
+    pub end: Option<u32>,
+}
+
+impl Part {
+    /// `HH:MM:SS` of the start.
+    pub fn start_display(&self) -> Option<String> {
+        self.start.map(format_timecode)
+    }
+    /// `HH:MM:SS` of the end.
+    pub fn end_display(&self) -> Option<String> {
+        self.end.map(format_timecode)
+    }
+}
+
+/// One transcript in one language, validated.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    /// Source file, relative to the site root (`content/en/2018/x.md`).
+    pub source: PathBuf,
+    /// The whole file text (kept for error positions).
+    pub text: String,
+    /// Byte offset of the markdown body in `text`.
+    pub body_offset: usize,
+    /// Language code (the `content/{lang}/` folder).
+    pub lang: String,
+    /// Last URL segment.
+    pub slug: String,
+    /// Same key in two languages = translations of each other.
+    pub translation_key: String,
+    /// When it was delivered, in its own offset.
+    pub date: DateTime<FixedOffset>,
+    pub title: String,
+    pub kind: Kind,
+    pub delivery: Option<Delivery>,
+    pub speakers: Vec<Speaker>,
+    pub location: Option<String>,
+    pub event: Option<String>,
+    /// Topic keys, validated against `content/topics.toml`.
+    pub topics: Vec<String>,
+    pub summary: Option<String>,
+    pub draft: bool,
+    pub video: Option<Video>,
+}
+
+impl Transcript {
+    /// The markdown body.
+    pub fn body(&self) -> &str {
+        &self.text[self.body_offset..]
+    }
+
+    /// `/{lang}/transcripts/{yyyy}/{mm}/{dd}/{slug}/`, the date taken in the transcript's offset.
+    pub fn url(&self) -> String {
+        transcript_url(&self.lang, &self.date, &self.slug)
+    }
+
+    /// A diagnostic at a byte offset of the markdown body.
+    pub fn body_diagnostic(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
+        let (line, col) = line_col(&self.text, self.body_offset + offset);
+        Diagnostic::at(self.source.clone(), line, col, message)
+    }
+}
+
+/// The URL rule for transcripts.
+pub fn transcript_url(lang: &str, date: &DateTime<FixedOffset>, slug: &str) -> String {
+    format!(
+        "/{lang}/transcripts/{:04}/{:02}/{:02}/{slug}/",
+        date.year(),
+        date.month(),
+        date.day()
+    )
+}
+
+/// Topic names per language, from `content/topics.toml` (`[russia] en = "Russia"  fr = "Russie"`).
+#[derive(Debug, Clone, Default)]
+pub struct Topics {
+    names: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Topics {
+    /// Parses the text of `content/topics.toml`.
+    pub fn parse(source: &str) -> Result<Topics, Diagnostic> {
+        let names: BTreeMap<String, BTreeMap<String, String>> =
+            toml::from_str(source).map_err(|e| toml_diagnostic(TOPICS_FILE, source, 0, &e, &[]))?;
+        for key in names.keys() {
+            if slugify(key) != *key {
+                let offset = source.find(&format!("[{key}]")).unwrap_or(0);
+                return Err(Diagnostic::at_offset(
+                    TOPICS_FILE,
+                    source,
+                    offset,
+                    format!("topic key `{key}` is not URL-safe"),
+                )
+                .with_hint(format!("use `{}`", slugify(key))));
+            }
+        }
+        Ok(Topics { names })
+    }
+
+    /// True when the key is defined.
+    pub fn contains(&self, key: &str) -> bool {
+        self.names.contains_key(key)
+    }
+
+    /// Every key, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.names.keys().map(String::as_str)
+    }
+
+    /// Name in `lang`, else in `fallback`, else the key itself.
+    pub fn name(&self, key: &str, lang: &str, fallback: &str) -> String {
+        self.names
+            .get(key)
+            .and_then(|n| n.get(lang).or_else(|| n.get(fallback)))
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    }
+}
+
+/// Splits `+++\nfront matter\n+++\nbody` into (front matter, its byte offset, body offset).
+fn split_front_matter(text: &str) -> Option<(&str, usize, usize)> {
+    let start = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let rest = &text[start..];
+    let first_line_end = rest.find('\n')?;
+    if rest[..first_line_end].trim_end() != "+++" {
+        return None;
+    }
+    let fm_start = start + first_line_end + 1;
+    let mut pos = fm_start;
+    for line in text[fm_start..].split_inclusive('\n') {
+        if line.trim_end() == "+++" {
+            return Some((&text[fm_start..pos], fm_start, pos + line.len()));
+        }
+        pos += line.len();
+    }
+    None
+}
+
+/// Parses and validates one transcript file. `source` is its path relative to the site root,
+/// `lang` its language folder, `key_path` its path relative to that folder.
+pub fn parse_transcript(
+    source: &Path,
+    text: String,
+    lang: &str,
+    key_path: &str,
+    topics: &Topics,
+) -> Result<Transcript, Vec<Diagnostic>> {
+    let Some((fm, fm_offset, body_offset)) = split_front_matter(&text) else {
+        return Err(vec![Diagnostic::at(source, 1, 1, "missing front matter")
+            .with_hint(
+                "start the file with a `+++` line, the TOML front matter, and another `+++` line",
+            )]);
+    };
+    let front: FrontMatter = toml::from_str(fm)
+        .map_err(|e| vec![toml_diagnostic(source, &text, fm_offset, &e, FIELDS)])?;
+    let at = |span: std::ops::Range<usize>, message: String| {
+        Diagnostic::at_offset(source, &text, fm_offset + span.start, message)
+    };
+    let mut errors = Vec::new();
+
+    let date = {
+        let dt = front.date.get_ref();
+        let span = front.date.span();
+        match (dt.date, dt.time, dt.offset) {
+            (Some(_), Some(_), Some(_)) => match DateTime::parse_from_rfc3339(&dt.to_string()) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    errors.push(at(span, format!("invalid date `{dt}`: {e}")));
+                    None
+                }
+            },
+            _ => {
+                errors.push(
+                    at(span, format!("date `{dt}` has no time zone offset"))
+                        .with_hint("write the local time and its UTC offset, e.g. date = 2018-04-26T10:30:00+02:00"),
+                );
+                None
+            }
+        }
+    };
+
+    let mut speakers = Vec::new();
+    for s in &front.speakers {
+        let span = s.span();
+        let s = s.get_ref();
+        let key = s.key.clone().unwrap_or_else(|| slugify(&s.name));
+        if key.is_empty() || slugify(&key) != key {
+            errors.push(
+                at(span, format!("speaker key `{key}` is not URL-safe"))
+                    .with_hint(format!("use key = \"{}\"", slugify(&key))),
+            );
+        }
+        speakers.push(Speaker {
+            key,
+            name: s.name.clone(),
+            role: s.role.clone(),
+        });
+    }
+
+    for t in &front.topics {
+        if !topics.contains(t.get_ref()) {
+            let mut d = at(t.span(), format!("unknown topic `{}`", t.get_ref()));
+            d = d.with_hint(match did_you_mean(t.get_ref(), topics.keys()) {
+                Some(s) => format!("did you mean `{s}`? (topics are defined in {TOPICS_FILE})"),
+                None => format!(
+                    "add [{}] with its names per language to {TOPICS_FILE}",
+                    t.get_ref()
+                ),
+            });
+            errors.push(d);
+        }
+    }
+
+    let default_slug = Path::new(key_path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let slug = match &front.slug {
+        Some(s) => {
+            if slugify(s.get_ref()) != *s.get_ref() {
+                errors.push(
+                    at(s.span(), format!("slug `{}` is not URL-safe", s.get_ref()))
+                        .with_hint(format!("use slug = \"{}\"", slugify(s.get_ref()))),
+                );
+            }
+            s.get_ref().clone()
+        }
+        None => {
+            if slugify(&default_slug) != default_slug {
+                errors.push(
+                    Diagnostic::file(
+                        source,
+                        format!("file name `{default_slug}` is not a URL-safe slug"),
+                    )
+                    .with_hint(format!(
+                        "rename the file to `{}.md` or set slug = \"…\"",
+                        slugify(&default_slug)
+                    )),
+                );
+            }
+            default_slug
+        }
+    };
+
+    let video = front.video.as_ref().and_then(|v| {
+        let before = errors.len();
+        let video = parse_video(v, &at, &mut errors);
+        (errors.len() == before).then_some(video)
+    });
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Transcript {
+        source: source.to_path_buf(),
+        body_offset,
+        lang: lang.to_string(),
+        slug,
+        translation_key: front
+            .translation_key
+            .unwrap_or_else(|| key_path.replace('\\', "/")),
+        date: date.expect("checked above"),
+        title: front.title,
+        kind: front.kind,
+        delivery: front.delivery,
+        speakers,
+        location: front.location,
+        event: front.event,
+        topics: front.topics.into_iter().map(Spanned::into_inner).collect(),
+        summary: front.summary,
+        draft: front.draft,
+        video,
+        text,
+    })
+}
+
+fn parse_video(
+    v: &VideoFm,
+    at: &impl Fn(std::ops::Range<usize>, String) -> Diagnostic,
+    errors: &mut Vec<Diagnostic>,
+) -> Video {
+    let id = v.id.get_ref().clone();
+    if id.is_empty() || slugify(&id) != id {
+        errors.push(
+            at(v.id.span(), format!("video id `{id}` is not URL-safe")).with_hint(
+                "use lowercase letters, digits and `-`; it names the folder in the media folder",
+            ),
+        );
+    }
+    let duration = parse_timecode(v.duration.get_ref()).unwrap_or_else(|| {
+        errors.push(
+            at(
+                v.duration.span(),
+                format!("video duration `{}` is not HH:MM:SS", v.duration.get_ref()),
+            )
+            .with_hint("write e.g. duration = \"00:25:04\""),
+        );
+        0
+    });
+    let mut parts: Vec<Part> = Vec::new();
+    for p in &v.parts {
+        let span = p.span();
+        let fm = p.get_ref();
+        let mut time = |t: &Option<Time>, what: &str| -> Option<u32> {
+            match t {
+                None => None,
+                Some(Time::Seconds(s)) => Some(*s),
+                Some(Time::Text(s)) => parse_timecode(s).or_else(|| {
+                    errors.push(
+                        at(
+                            span.clone(),
+                            format!("part `{}`: {what} `{s}` is not HH:MM:SS", fm.key),
+                        )
+                        .with_hint("write e.g. \"00:09:41\" or a number of seconds"),
+                    );
+                    None
+                }),
+            }
+        };
+        let start = time(&fm.start, "start");
+        let end = time(&fm.end, "end");
+        if fm.key.is_empty() || slugify(&fm.key) != fm.key {
+            errors.push(
+                at(
+                    span.clone(),
+                    format!("part key `{}` is not URL-safe", fm.key),
+                )
+                .with_hint(
+                    "use lowercase letters, digits and `-`; it names the file {id}/{key}.mp4",
+                ),
+            );
+        }
+        if parts.iter().any(|q| q.key == fm.key) {
+            errors.push(
+                at(span.clone(), format!("part `{}` is listed twice", fm.key))
+                    .with_hint("give every part a unique key"),
+            );
+        }
+        if fm.key == "full" {
+            if fm.start.is_some() || fm.end.is_some() {
+                errors.push(
+                    at(
+                        span.clone(),
+                        "part `full` is the whole video and takes no start or end".into(),
+                    )
+                    .with_hint("remove start and end, or give the clip another key"),
+                );
+            }
+        } else {
+            match (start, end) {
+                (Some(s), Some(e)) if s < e && e <= duration => {}
+                (Some(s), Some(e)) => errors.push(
+                    at(
+                        span.clone(),
+                        format!(
+                        "clip `{}` runs from {} to {} but must satisfy start < end ≤ duration ({})",
+                        fm.key,
+                        format_timecode(s),
+                        format_timecode(e),
+                        format_timecode(duration)
+                    ),
+                    )
+                    .with_hint("fix the clip's start and end"),
+                ),
+                _ if fm.start.is_none() || fm.end.is_none() => errors.push(
+                    at(
+                        span.clone(),
+                        format!("clip `{}` needs a start and an end", fm.key),
+                    )
+                    .with_hint(
+                        "add start = \"HH:MM:SS\" and end = \"HH:MM:SS\" (or use key = \"full\")",
+                    ),
+                ),
+                _ => {}
+            }
+        }
+        parts.push(Part {
+            key: fm.key.clone(),
+            title: fm.title.clone(),
+            start: if fm.key == "full" { None } else { start },
+            end: if fm.key == "full" { None } else { end },
+        });
+    }
+    Video {
+        id,
+        duration,
+        poster: v.poster.clone(),
+        parts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topics() -> Topics {
+        Topics::parse("[russia]\nen = \"Russia\"\nfr = \"Russie\"\n[nato]\nen = \"NATO\"\n")
+            .unwrap()
+    }
+
+    fn parse(text: &str) -> Result<Transcript, Vec<Diagnostic>> {
+        parse_transcript(
+            Path::new("content/en/2018/x.md"),
+            text.to_string(),
+            "en",
+            "2018/x.md",
+            &topics(),
+        )
+    }
+
+    const VALID: &str = "+++\ntitle = \"Press point\"\ndate = 2018-04-26T23:30:00+02:00\nkind = \"press-conference\"\ndelivery = \"as-delivered\"\ntopics = [\"russia\"]\nspeakers = [{ name = \"Jens Stoltenberg\", role = \"Secretary General\" }]\n[video]\nid = \"sg-2018-04-26\"\nduration = \"00:25:00\"\n[[video.parts]]\nkey = \"full\"\n[[video.parts]]\nkey = \"opening\"\nstart = \"00:00:00\"\nend = 581\n+++\nGood morning.\n";
+
+    #[test]
+    fn parses_a_complete_front_matter() {
+        let t = parse(VALID).unwrap();
+        assert_eq!(t.title, "Press point");
+        assert_eq!(t.kind, Kind::PressConference);
+        assert_eq!(t.delivery, Some(Delivery::AsDelivered));
+        assert_eq!(t.speakers[0].key, "jens-stoltenberg");
+        assert_eq!(t.translation_key, "2018/x.md");
+        assert_eq!(t.body(), "Good morning.\n");
+        let v = t.video.unwrap();
+        assert_eq!(v.duration, 1500);
+        assert_eq!(v.parts[1].end, Some(581));
+        assert_eq!(v.parts[0].start, None);
+    }
+
+    #[test]
+    fn url_uses_the_date_in_its_own_offset() {
+        // 23:30 at +02:00 is the 26th locally even though it is 21:30 UTC
+        let t = parse(VALID).unwrap();
+        assert_eq!(t.url(), "/en/transcripts/2018/04/26/x/");
+        let t = parse(&VALID.replace("23:30:00+02:00", "00:30:00+02:00")).unwrap();
+        assert_eq!(t.url(), "/en/transcripts/2018/04/26/x/");
+    }
+
+    #[test]
+    fn unknown_field_has_line_and_hint() {
+        let e = parse(&VALID.replace("title =", "titel =")).unwrap_err();
+        let s = e[0].to_string();
+        assert!(
+            s.starts_with("content/en/2018/x.md:2:1: unknown field `titel`"),
+            "{s}"
+        );
+        assert!(s.contains("did you mean `title`?"), "{s}");
+    }
+
+    #[test]
+    fn date_without_offset_is_an_error() {
+        let e = parse(&VALID.replace("+02:00", "")).unwrap_err();
+        let s = e[0].to_string();
+        assert!(
+            s.starts_with(
+                "content/en/2018/x.md:3:8: date `2018-04-26T23:30:00` has no time zone offset"
+            ),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn unknown_topic_suggests() {
+        let e = parse(&VALID.replace("\"russia\"", "\"rusia\"")).unwrap_err();
+        let s = e[0].to_string();
+        assert!(s.contains(":6:11: unknown topic `rusia`"), "{s}");
+        assert!(s.contains("did you mean `russia`?"), "{s}");
+    }
+
+    #[test]
+    fn clips_must_fit_the_video() {
+        let e = parse(&VALID.replace("end = 581", "end = \"00:30:00\"")).unwrap_err();
+        assert!(e[0].message.contains("start < end ≤ duration"), "{:?}", e);
+        let e = parse(&VALID.replace("end = 581\n", "")).unwrap_err();
+        assert!(e[0].message.contains("needs a start and an end"), "{:?}", e);
+    }
+
+    #[test]
+    fn missing_front_matter_and_field() {
+        assert!(parse("no front matter").unwrap_err()[0]
+            .message
+            .contains("missing front matter"));
+        let e = parse(&VALID.replace("kind = \"press-conference\"\n", "")).unwrap_err();
+        assert!(e[0].to_string().contains("missing field `kind`"), "{:?}", e);
+    }
+
+    #[test]
+    fn translation_key_and_slug_can_be_set() {
+        let t = parse(&VALID.replace(
+            "[video]",
+            "translation_key = \"k\"\nslug = \"other\"\n[video]",
+        ))
+        .unwrap();
+        assert_eq!(t.translation_key, "k");
+        assert_eq!(t.slug, "other");
+    }
+}

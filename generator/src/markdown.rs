@@ -1,0 +1,592 @@
+//! Transcript markdown → HTML. PURE: no I/O, no configuration, no i18n — text in, HTML and the
+//! links it contains out, so it is trivially testable and safe to run in parallel.
+//!
+//! CommonMark plus tables, footnotes, smart punctuation and heading ids, and the transcript
+//! extensions documented for authors in README.md ("Authoring"):
+//! - **speaker turns**: a paragraph starting with a bold `**Name:**` opens a
+//!   `<section class="turn answer">` (or `turn question` for `**Q:**` / `**Question:**`) that runs
+//!   until the next turn, heading or rule, with the name as `<b class="speaker">`;
+//! - **timecodes**: `[00:03:12]` at the start of a paragraph becomes a seek link;
+//! - **pasted bullets**: lines starting with `•`, `·` or `–` become a real list;
+//! - **footnotes** `[^1]` are numbered in reading order and gathered in an endnotes section.
+//!
+//! Everything is done by transforming pulldown-cmark events, never by rewriting HTML.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
+/// The HTML of a transcript body and what the site needs to check in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// HTML, safe to insert as is.
+    pub html: String,
+    /// Every link and image destination, with its byte offset in the markdown (for errors).
+    pub links: Vec<Link>,
+}
+
+/// A link or image destination found in the markdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The destination as written.
+    pub url: String,
+    /// Byte offset of the link in the markdown text.
+    pub offset: usize,
+}
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_SMART_PUNCTUATION
+        | Options::ENABLE_HEADING_ATTRIBUTES
+        | Options::ENABLE_STRIKETHROUGH
+}
+
+/// Renders a transcript body.
+pub fn render(markdown: &str) -> Rendered {
+    let source = normalize_bullets(markdown);
+    let events = merge_text(Parser::new_ext(&source, options()).into_offset_iter());
+    let links = events
+        .iter()
+        .filter_map(|(event, range)| match event {
+            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => Some(Link {
+                url: dest_url.to_string(),
+                offset: range.start,
+            }),
+            _ => None,
+        })
+        .collect();
+    let events: Vec<Event> = events.into_iter().map(|(e, _)| e).collect();
+    let (events, notes) = extract_footnotes(events);
+    let events = heading_ids(events);
+    let events = turns_and_timecodes(events);
+    let mut html = String::with_capacity(markdown.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    if !notes.is_empty() {
+        html.push_str("<section class=\"footnotes\" role=\"doc-endnotes\">\n<ol>\n");
+        for note in notes {
+            pulldown_cmark::html::push_html(&mut html, note.into_iter());
+        }
+        html.push_str("</ol>\n</section>\n");
+    }
+    Rendered { html, links }
+}
+
+/// Turns lines pasted from transcripts that start with `•`, `·` or `–` into markdown list items.
+/// The replacement keeps every byte offset unchanged, so error positions stay exact.
+pub fn normalize_bullets(markdown: &str) -> Cow<'_, str> {
+    const BULLETS: [(char, &str); 3] = [('•', "-  "), ('·', "- "), ('–', "-  ")];
+    let mut out: Option<String> = None;
+    let mut in_fence = false;
+    let mut start = 0;
+    for line in markdown.split_inclusive('\n') {
+        let trimmed = line.trim_start_matches([' ', '\t']);
+        let indent = line.len() - trimmed.len();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+        }
+        let bullet = BULLETS.iter().find(|(c, _)| {
+            trimmed.starts_with(*c) && trimmed[c.len_utf8()..].starts_with([' ', '\t'])
+        });
+        if let (false, true, Some((c, dash))) = (in_fence, indent < 4, bullet) {
+            let buf = out.get_or_insert_with(|| markdown[..start].to_string());
+            buf.push_str(&line[..indent]);
+            buf.push_str(dash);
+            buf.push_str(&trimmed[c.len_utf8()..]);
+        } else if let Some(buf) = out.as_mut() {
+            buf.push_str(line);
+        }
+        start += line.len();
+    }
+    match out {
+        Some(s) => Cow::Owned(s),
+        None => Cow::Borrowed(markdown),
+    }
+}
+
+/// Joins adjacent text events (the parser splits text at brackets and smart quotes).
+fn merge_text<'a>(
+    events: impl Iterator<Item = (Event<'a>, Range<usize>)>,
+) -> Vec<(Event<'a>, Range<usize>)> {
+    let mut out: Vec<(Event<'a>, Range<usize>)> = Vec::new();
+    for (event, range) in events {
+        if let (Event::Text(next), Some((Event::Text(prev), prev_range))) = (&event, out.last_mut())
+        {
+            let mut joined = prev.to_string();
+            joined.push_str(next);
+            *prev = CowStr::from(joined);
+            prev_range.end = range.end;
+            continue;
+        }
+        out.push((event, range));
+    }
+    out
+}
+
+/// Removes footnote definitions from the flow, numbers references in reading order and returns
+/// the definitions as list items (referenced ones first, in reference order).
+fn extract_footnotes(events: Vec<Event<'_>>) -> (Vec<Event<'_>>, Vec<Vec<Event<'_>>>) {
+    let mut definitions: HashMap<String, Vec<Event>> = HashMap::new();
+    let mut definition_order = Vec::new();
+    let mut flow = Vec::with_capacity(events.len());
+    let mut current: Option<(String, Vec<Event>)> = None;
+    for event in events {
+        match event {
+            Event::Start(Tag::FootnoteDefinition(label)) => {
+                current = Some((label.to_string(), Vec::new()));
+            }
+            Event::End(TagEnd::FootnoteDefinition) => {
+                if let Some((label, body)) = current.take() {
+                    definition_order.push(label.clone());
+                    definitions.insert(label, body);
+                }
+            }
+            e => match current.as_mut() {
+                Some((_, body)) => body.push(e),
+                None => flow.push(e),
+            },
+        }
+    }
+    let mut numbers: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut order = Vec::new();
+    let flow = flow
+        .into_iter()
+        .map(|event| match event {
+            Event::FootnoteReference(label) if definitions.contains_key(label.as_ref()) => {
+                let next = numbers.len() + 1;
+                let entry = numbers.entry(label.to_string()).or_insert_with(|| {
+                    order.push(label.to_string());
+                    (next, 0)
+                });
+                entry.1 += 1;
+                let id = slugify(&label);
+                let ref_id = if entry.1 == 1 {
+                    format!("fnref-{id}")
+                } else {
+                    format!("fnref-{id}-{}", entry.1)
+                };
+                Event::Html(CowStr::from(format!(
+                    "<sup class=\"footnote-ref\"><a href=\"#fn-{id}\" id=\"{ref_id}\" role=\"doc-noteref\">{}</a></sup>",
+                    entry.0
+                )))
+            }
+            Event::FootnoteReference(label) => Event::Text(CowStr::from(format!("[^{label}]"))),
+            e => e,
+        })
+        .collect();
+    for label in definition_order {
+        if !numbers.contains_key(&label) {
+            order.push(label);
+        }
+    }
+    let notes = order
+        .into_iter()
+        .filter_map(|label| {
+            let mut body = definitions.remove(&label)?;
+            let id = slugify(&label);
+            let referenced = numbers.contains_key(&label);
+            let backlink = Event::Html(CowStr::from(format!(
+                " <a href=\"#fnref-{id}\" class=\"footnote-back\" role=\"doc-backlink\">↩\u{fe0e}</a>"
+            )));
+            if referenced {
+                match body.iter().rposition(|e| matches!(e, Event::End(TagEnd::Paragraph))) {
+                    Some(i) => body.insert(i, backlink),
+                    None => body.push(backlink),
+                }
+            }
+            let mut item = vec![Event::Html(CowStr::from(format!("<li id=\"fn-{id}\">\n")))];
+            item.extend(body);
+            item.push(Event::Html(CowStr::from("</li>\n")));
+            Some(item)
+        })
+        .collect();
+    (flow, notes)
+}
+
+/// Gives every heading without an explicit `{#id}` an id made from its text (unique per page).
+fn heading_ids(mut events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+    let mut used: HashMap<String, usize> = HashMap::new();
+    let mut i = 0;
+    while i < events.len() {
+        if let Event::Start(Tag::Heading { id, .. }) = &events[i] {
+            let explicit = id.as_ref().map(|s| s.to_string());
+            let mut text = String::new();
+            let mut j = i + 1;
+            while j < events.len() && !matches!(events[j], Event::End(TagEnd::Heading(_))) {
+                if let Event::Text(t) | Event::Code(t) = &events[j] {
+                    text.push_str(t);
+                }
+                j += 1;
+            }
+            let base = explicit.unwrap_or_else(|| {
+                let s = slugify(&text);
+                if s.is_empty() {
+                    "section".into()
+                } else {
+                    s
+                }
+            });
+            let n = used.entry(base.clone()).or_insert(0);
+            *n += 1;
+            let unique = if *n == 1 { base } else { format!("{base}-{n}") };
+            if let Event::Start(Tag::Heading { id, .. }) = &mut events[i] {
+                *id = Some(CowStr::from(unique));
+            }
+            i = j;
+        }
+        i += 1;
+    }
+    events
+}
+
+/// Parses `HH:MM:SS`, `H:MM:SS` or `MM:SS` into seconds.
+pub fn parse_timecode(text: &str) -> Option<u32> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if !(2..=3).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let nums: Vec<u32> = parts.iter().map(|p| p.parse().unwrap_or(0)).collect();
+    let (h, m, s) = match nums.as_slice() {
+        [m, s] => (0, *m, *s),
+        [h, m, s] => (*h, *m, *s),
+        _ => return None,
+    };
+    (m < 60 && s < 60).then_some(h * 3600 + m * 60 + s)
+}
+
+/// `HH:MM:SS` for a number of seconds.
+pub fn format_timecode(seconds: u32) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// ISO 8601 duration (`PT3M12S`) for `<time datetime>`.
+pub fn iso_duration(seconds: u32) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let mut out = String::from("PT");
+    if h > 0 {
+        out.push_str(&format!("{h}H"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}M"));
+    }
+    if s > 0 || (h == 0 && m == 0) {
+        out.push_str(&format!("{s}S"));
+    }
+    out
+}
+
+fn timecode_html(label: &str, seconds: u32) -> String {
+    format!(
+        "<a class=\"timecode\" href=\"#t={seconds}\" data-t=\"{seconds}\"><time datetime=\"{}\">{label}</time></a> ",
+        iso_duration(seconds)
+    )
+}
+
+/// True for the labels that mark a journalist's question: `Q`, `Question`, `Q (Reuters)`.
+fn is_question(label: &str) -> bool {
+    let head = label.split(['(', ' ']).next().unwrap_or_default();
+    matches!(head.trim(), "Q" | "Question" | "QUESTION")
+}
+
+/// Wraps speaker turns in sections and turns leading timecodes into links.
+fn turns_and_timecodes(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+    let mut out = Vec::with_capacity(events.len() + 16);
+    let mut depth = 0usize;
+    let mut in_turn = false;
+    let mut iter = events.into_iter().peekable();
+    while let Some(event) = iter.next() {
+        match &event {
+            Event::Start(Tag::Heading { .. }) | Event::Rule if depth == 0 && in_turn => {
+                out.push(Event::Html(CowStr::from("</section>\n")));
+                in_turn = false;
+            }
+            _ => {}
+        }
+        match &event {
+            Event::Start(
+                Tag::BlockQuote(_) | Tag::List(_) | Tag::Table(_) | Tag::FootnoteDefinition(_),
+            ) => depth += 1,
+            Event::End(
+                TagEnd::BlockQuote(_)
+                | TagEnd::List(_)
+                | TagEnd::Table
+                | TagEnd::FootnoteDefinition,
+            ) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if !(depth == 0 && matches!(event, Event::Start(Tag::Paragraph))) {
+            out.push(event);
+            continue;
+        }
+        // A top-level paragraph: look for `[00:01:02]` then `**Name:**` at its start.
+        let mut lead = Vec::new();
+        if let Some(Event::Text(text)) = iter.peek() {
+            if let Some((label, seconds, rest)) = leading_timecode(text) {
+                let rest = rest.to_string();
+                iter.next();
+                lead.push(Event::Html(CowStr::from(timecode_html(&label, seconds))));
+                if !rest.is_empty() {
+                    lead.push(Event::Text(CowStr::from(rest)));
+                }
+            }
+        }
+        let mut speaker = None;
+        if lead.len() <= 1 && matches!(iter.peek(), Some(Event::Start(Tag::Strong))) {
+            let mut look = iter.clone();
+            look.next();
+            if let (Some(Event::Text(name)), Some(Event::End(TagEnd::Strong))) =
+                (look.next(), look.next())
+            {
+                let name = name.trim();
+                if let Some(label) = name.strip_suffix(':') {
+                    if !label.trim().is_empty() && label.len() <= 80 {
+                        speaker = Some((label.trim().to_string(), name.to_string()));
+                        iter.next();
+                        iter.next();
+                        iter.next();
+                    }
+                }
+            }
+        }
+        if let Some((label, written)) = speaker {
+            if in_turn {
+                out.push(Event::Html(CowStr::from("</section>\n")));
+            }
+            let class = if is_question(&label) {
+                "question"
+            } else {
+                "answer"
+            };
+            out.push(Event::Html(CowStr::from(format!(
+                "<section class=\"turn {class}\">\n"
+            ))));
+            in_turn = true;
+            out.push(event);
+            out.extend(lead);
+            out.push(Event::Html(CowStr::from("<b class=\"speaker\">")));
+            out.push(Event::Text(CowStr::from(written)));
+            out.push(Event::Html(CowStr::from("</b>")));
+            if let Some(Event::Text(t)) = iter.peek_mut() {
+                if !t.starts_with(' ') {
+                    *t = CowStr::from(format!(" {t}"));
+                }
+            }
+        } else {
+            out.push(event);
+            out.extend(lead);
+        }
+    }
+    if in_turn {
+        out.push(Event::Html(CowStr::from("</section>\n")));
+    }
+    out
+}
+
+/// `[00:03:12] rest` → (`00:03:12`, 192, `rest`).
+fn leading_timecode(text: &str) -> Option<(String, u32, &str)> {
+    let inner = text.strip_prefix('[')?;
+    let end = inner.find(']')?;
+    let label = &inner[..end];
+    let seconds = parse_timecode(label)?;
+    Some((label.to_string(), seconds, inner[end + 1..].trim_start()))
+}
+
+/// A URL-safe slug: lowercase ASCII letters and digits separated by `-` (French accents folded).
+pub fn slugify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut dash = false;
+    for c in text.chars().flat_map(char::to_lowercase) {
+        let folded: &str = match c {
+            'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => "a",
+            'ç' => "c",
+            'é' | 'è' | 'ê' | 'ë' => "e",
+            'î' | 'ï' | 'í' | 'ì' => "i",
+            'ô' | 'ö' | 'ó' | 'ò' | 'õ' | 'ø' => "o",
+            'ù' | 'û' | 'ü' | 'ú' => "u",
+            'ÿ' | 'ý' => "y",
+            'ñ' => "n",
+            'œ' => "oe",
+            'æ' => "ae",
+            'ß' => "ss",
+            _ => "",
+        };
+        if !folded.is_empty() || c.is_ascii_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            if folded.is_empty() {
+                out.push(c);
+            } else {
+                out.push_str(folded);
+            }
+        } else if c.is_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c);
+        } else {
+            dash = true;
+        }
+    }
+    out
+}
+
+/// The heading level type, re-exported for callers building tables of contents.
+pub type Level = HeadingLevel;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_bullets_become_a_list() {
+        let html = render("This includes:\n\n  • the annexation of Crimea,\n  • cyber-attacks,\n  · and disinformation.\n").html;
+        assert!(
+            html.contains("<ul>\n<li>the annexation of Crimea,</li>"),
+            "{html}"
+        );
+        assert_eq!(html.matches("<li>").count(), 3, "{html}");
+    }
+
+    #[test]
+    fn bullet_normalisation_keeps_offsets() {
+        let src = "a\n  • b\n– c\n";
+        assert_eq!(normalize_bullets(src).len(), src.len());
+        assert_eq!(normalize_bullets("•no space"), "•no space");
+        assert_eq!(normalize_bullets("```\n• x\n```\n"), "```\n• x\n```\n");
+    }
+
+    #[test]
+    fn speaker_turns_are_sections_with_the_name_marked_up() {
+        let html = render("**Jens Stoltenberg:** Good morning.\n\nSecond paragraph.\n\n**Q:** A question?\n\n**Jens Stoltenberg:** An answer.\n").html;
+        assert_eq!(
+            html,
+            "<section class=\"turn answer\">\n<p><b class=\"speaker\">Jens Stoltenberg:</b> Good morning.</p>\n<p>Second paragraph.</p>\n</section>\n\
+             <section class=\"turn question\">\n<p><b class=\"speaker\">Q:</b> A question?</p>\n</section>\n\
+             <section class=\"turn answer\">\n<p><b class=\"speaker\">Jens Stoltenberg:</b> An answer.</p>\n</section>\n"
+        );
+    }
+
+    #[test]
+    fn french_spacing_before_the_colon_is_kept() {
+        let html = render("**Sophie Laurent\u{a0}:** Bonjour.\n\n**Question (AFP) :** Et ?\n").html;
+        assert!(html.contains("<section class=\"turn answer\">\n<p><b class=\"speaker\">Sophie Laurent\u{a0}:</b> Bonjour.</p>"), "{html}");
+        assert!(html.contains("<section class=\"turn question\">\n<p><b class=\"speaker\">Question (AFP) :</b> Et ?</p>"), "{html}");
+    }
+
+    #[test]
+    fn bold_without_colon_is_not_a_turn() {
+        let html = render("**Important** news.\n").html;
+        assert_eq!(html, "<p><strong>Important</strong> news.</p>\n");
+    }
+
+    #[test]
+    fn question_labels() {
+        assert!(is_question("Q"));
+        assert!(is_question("Question"));
+        assert!(is_question("Q (Reuters)"));
+        assert!(!is_question("Quentin Blake"));
+    }
+
+    #[test]
+    fn timecodes_become_seek_links() {
+        let html = render("[00:03:12] We will begin.\n").html;
+        assert_eq!(
+            html,
+            "<p><a class=\"timecode\" href=\"#t=192\" data-t=\"192\"><time datetime=\"PT3M12S\">00:03:12</time></a> We will begin.</p>\n"
+        );
+        let html = render("[01:00:00] **Q:** Yes?\n").html;
+        assert!(
+            html.starts_with(
+                "<section class=\"turn question\">\n<p><a class=\"timecode\" href=\"#t=3600\""
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<b class=\"speaker\">Q:</b> Yes?"), "{html}");
+        // not at the start, or not a time: left alone
+        assert!(!render("At [00:03:12] we").html.contains("timecode"));
+        assert!(!render("[99:99] x").html.contains("timecode"));
+    }
+
+    #[test]
+    fn timecode_helpers() {
+        assert_eq!(parse_timecode("00:09:41"), Some(581));
+        assert_eq!(parse_timecode("9:41"), Some(581));
+        assert_eq!(parse_timecode("1:2:3:4"), None);
+        assert_eq!(format_timecode(581), "00:09:41");
+        assert_eq!(iso_duration(0), "PT0S");
+        assert_eq!(iso_duration(3600), "PT1H");
+    }
+
+    #[test]
+    fn footnotes_are_numbered_and_gathered() {
+        let html = render("Macedonia[^1] and more[^b].\n\n[^b]: Second.\n[^1]: Turkey recognises the Republic of Macedonia with its constitutional name.\n").html;
+        assert!(
+            html.contains("<a href=\"#fn-1\" id=\"fnref-1\" role=\"doc-noteref\">1</a>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"#fn-b\" id=\"fnref-b\" role=\"doc-noteref\">2</a>"),
+            "{html}"
+        );
+        let notes = &html[html.find("<section class=\"footnotes\"").expect(&html)..];
+        assert!(
+            notes.find("fn-1").unwrap() < notes.find("fn-b").unwrap(),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("href=\"#fnref-1\" class=\"footnote-back\""),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn headings_get_unique_ids() {
+        let html =
+            render("## Questions et réponses\n\n## Questions et réponses\n\n## Custom {#mine}\n")
+                .html;
+        assert!(html.contains("<h2 id=\"questions-et-reponses\">"), "{html}");
+        assert!(
+            html.contains("<h2 id=\"questions-et-reponses-2\">"),
+            "{html}"
+        );
+        assert!(html.contains("<h2 id=\"mine\">"), "{html}");
+    }
+
+    #[test]
+    fn links_are_reported_with_offsets() {
+        let r = render("See [the speech](/en/x/) and ![p](/media/a.jpg).\n");
+        assert_eq!(r.links.len(), 2);
+        assert_eq!(r.links[0].url, "/en/x/");
+        assert_eq!(r.links[0].offset, 4);
+    }
+
+    #[test]
+    fn smart_punctuation_and_tables() {
+        let html = render("It's \"here\" -- now.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n").html;
+        assert!(html.contains("It’s “here” – now."), "{html}");
+        assert!(html.contains("<table>"), "{html}");
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Jens Stoltenberg"), "jens-stoltenberg");
+        assert_eq!(
+            slugify("  Réunion des ministres — OTAN "),
+            "reunion-des-ministres-otan"
+        );
+    }
+}

@@ -1,0 +1,1292 @@
+//! The build: load → render → write. This is the ONLY module that writes files.
+//!
+//! Loading parses the configuration, the theme and every transcript (in parallel) and collects
+//! every problem; rendering turns markdown into HTML once per transcript, precomputes the
+//! summaries shared by listings, builds one context per page and renders all pages in parallel
+//! with rayon; writing puts everything in a temporary folder beside the output and swaps it in
+//! only when all went well, so a failed build leaves the previous site untouched.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use walkdir::WalkDir;
+
+use crate::config::{Config, Language};
+use crate::content::{self, Topics, Transcript, TOPICS_FILE};
+use crate::error::{did_you_mean, BuildErrors, Diagnostic};
+use crate::markdown::{self, format_timecode};
+use crate::templates::{Renderer, Theme};
+
+/// Pages above which a progress bar is shown (when stderr is a terminal).
+const PROGRESS_THRESHOLD: usize = 1000;
+/// Entries in each language's Atom feed.
+const FEED_ENTRIES: usize = 50;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Site root (holds `pressroom.toml`, `content/`, `themes/`).
+    pub root: PathBuf,
+    /// Output folder; `ROOT/public` when `None`.
+    pub out: Option<PathBuf>,
+    /// Include transcripts marked `draft = true`.
+    pub drafts: bool,
+    /// Show a progress bar on long builds when stderr is a terminal.
+    pub progress: bool,
+}
+
+impl BuildOptions {
+    /// Build `root` into `root/public`, without drafts.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            out: None,
+            drafts: false,
+            progress: false,
+        }
+    }
+
+    /// The output folder.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| self.root.join("public"))
+    }
+}
+
+/// What a successful build did.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    /// HTML pages rendered.
+    pub pages: usize,
+    /// Languages built.
+    pub languages: usize,
+    /// Transcripts published (all languages).
+    pub transcripts: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Where the site is.
+    pub out_dir: PathBuf,
+    /// Every rendered file, as a site path (`/en/`, `/en/atom.xml`, `/sitemap.xml`).
+    pub rendered: Vec<String>,
+    /// Search index statistics, when search is on and there was something to index.
+    pub search: Option<crate::search::SearchStats>,
+}
+
+impl std::fmt::Display for BuildReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "built {} pages ({} transcripts) in {} language{} in {:.2} s → {}",
+            self.pages,
+            self.transcripts,
+            self.languages,
+            if self.languages == 1 { "" } else { "s" },
+            self.elapsed.as_secs_f64(),
+            self.out_dir.display()
+        )
+    }
+}
+
+/// Builds the site into its output folder, atomically.
+pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
+    let started = Instant::now();
+    let site = Site::load(options)?;
+    let output = site.render(options.progress)?;
+    let out_dir = options.out_dir();
+    let search_on = site.config.search && !site.transcripts.is_empty();
+    let search = write_atomically(&out_dir, |tmp| {
+        output.write(tmp)?;
+        if search_on {
+            crate::search::index_dir(tmp).map(Some).map_err(|e| {
+                vec![
+                    Diagnostic::file(tmp.join(crate::search::BUNDLE_DIR), e.to_string()).with_hint(
+                        "transcript pages must carry `data-pagefind-body` (themes/README.md)",
+                    ),
+                ]
+            })
+        } else {
+            Ok(None)
+        }
+    })
+    .map_err(BuildErrors::new)?;
+    Ok(BuildReport {
+        pages: output.pages,
+        languages: site.config.languages.len(),
+        transcripts: site.transcripts.len(),
+        elapsed: started.elapsed(),
+        out_dir,
+        rendered: output.files.iter().map(|(p, _)| format!("/{p}")).collect(),
+        search,
+    })
+}
+
+/// Everything loaded and validated, with transcript bodies rendered.
+pub struct Site {
+    /// The configuration.
+    pub config: Config,
+    /// The theme.
+    pub theme: Theme,
+    /// Topic names.
+    pub topics: Topics,
+    /// Published transcripts, newest first.
+    pub transcripts: Vec<Transcript>,
+    /// Rendered bodies, same order as `transcripts`.
+    bodies: Vec<String>,
+    root: PathBuf,
+}
+
+/// The rendered site, in memory.
+pub struct Output {
+    /// `(site-relative path, content)`.
+    pub files: Vec<(String, String)>,
+    /// `(source file, site-relative destination)`.
+    pub copies: Vec<(PathBuf, String)>,
+    /// HTML pages among `files`.
+    pub pages: usize,
+}
+
+impl Site {
+    /// Loads and validates configuration, theme and content; renders transcript markdown.
+    pub fn load(options: &BuildOptions) -> Result<Site, BuildErrors> {
+        let root = options.root.clone();
+        let config = Config::load(&root)?;
+        let mut errors = Vec::new();
+        let theme = Theme::load(&root, &config)
+            .map_err(|e| errors.extend(e))
+            .ok();
+
+        let topics = match std::fs::read_to_string(root.join(TOPICS_FILE)) {
+            Ok(text) => Topics::parse(&text).unwrap_or_else(|d| {
+                errors.push(d);
+                Topics::default()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Topics::default(),
+            Err(e) => {
+                errors.push(Diagnostic::io(Path::new(TOPICS_FILE), "read", &e));
+                Topics::default()
+            }
+        };
+
+        let files = content_files(&root, &config, &mut errors);
+        let parsed: Vec<Result<Transcript, Vec<Diagnostic>>> = files
+            .par_iter()
+            .map(|(rel, lang, key_path)| {
+                let text = std::fs::read_to_string(root.join(rel))
+                    .map_err(|e| vec![Diagnostic::io(rel, "read", &e)])?;
+                content::parse_transcript(rel, text, lang, key_path, &topics)
+            })
+            .collect();
+        let mut transcripts = Vec::new();
+        for p in parsed {
+            match p {
+                Ok(t) if t.draft && !options.drafts => {}
+                Ok(t) => transcripts.push(t),
+                Err(e) => errors.extend(e),
+            }
+        }
+        transcripts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
+
+        // two files, one URL; two files, one translation
+        let mut by_url: HashMap<String, Vec<&Transcript>> = HashMap::new();
+        let mut by_key: HashMap<(&str, &str), Vec<&Transcript>> = HashMap::new();
+        for t in &transcripts {
+            by_url.entry(t.url()).or_default().push(t);
+            by_key
+                .entry((&t.lang, &t.translation_key))
+                .or_default()
+                .push(t);
+        }
+        for (url, ts) in &by_url {
+            if ts.len() > 1 {
+                let names: Vec<String> =
+                    ts.iter().map(|t| t.source.display().to_string()).collect();
+                for t in ts {
+                    errors.push(
+                        Diagnostic::at(
+                            &t.source,
+                            1,
+                            1,
+                            format!(
+                                "two transcripts have the URL {url}: {}",
+                                names.join(" and ")
+                            ),
+                        )
+                        .with_hint("give one of them another `slug` (or fix its date)"),
+                    );
+                }
+            }
+        }
+        for ((lang, key), ts) in &by_key {
+            if ts.len() > 1 {
+                let names: Vec<String> =
+                    ts.iter().map(|t| t.source.display().to_string()).collect();
+                for t in ts {
+                    errors.push(
+                        Diagnostic::at(&t.source, 1, 1, format!("two {lang} transcripts share the translation key `{key}`: {}", names.join(" and ")))
+                            .with_hint("each language may have only one version of a transcript; fix `translation_key`"),
+                    );
+                }
+            }
+        }
+        if let Some(theme) = &theme {
+            for language in &config.languages {
+                if let Err(message) = theme
+                    .i18n
+                    .format_date(&language.code, &chrono::DateTime::UNIX_EPOCH.fixed_offset())
+                {
+                    let path = theme
+                        .i18n
+                        .file(&language.code)
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
+                    errors.push(Diagnostic::file(path, message).with_hint(
+                        "add [date] months = [\"January\", …] (and optionally format = \"{day} {month} {year}\")",
+                    ));
+                }
+            }
+        }
+
+        // markdown, and its internal links checked against every URL the site will have
+        let bodies: Vec<markdown::Rendered> = transcripts
+            .par_iter()
+            .map(|t| markdown::render(t.body()))
+            .collect();
+        let known = known_urls(&config, &transcripts);
+        for (t, body) in transcripts.iter().zip(&bodies) {
+            for link in &body.links {
+                if let Some(path) = internal_path(&config, &link.url) {
+                    if !known.contains(path) && !known.contains(&format!("{path}/")) {
+                        let mut d = t.body_diagnostic(
+                            link.offset,
+                            format!("link to {path} but the site has no such page"),
+                        );
+                        d = d.with_hint(
+                            match did_you_mean(path, known.iter().map(String::as_str)) {
+                                Some(s) => format!("did you mean {s}?"),
+                                None => "check the language, date and slug in the link".into(),
+                            },
+                        );
+                        errors.push(d);
+                    }
+                }
+            }
+        }
+
+        match theme {
+            Some(theme) if errors.is_empty() => Ok(Site {
+                config,
+                theme,
+                topics,
+                transcripts,
+                bodies: bodies.into_iter().map(|b| b.html).collect(),
+                root,
+            }),
+            _ => Err(BuildErrors::new(errors)),
+        }
+    }
+
+    /// Renders every page and feed, computes assets, media copies and the video catalog.
+    pub fn render(&self, progress: bool) -> Result<Output, BuildErrors> {
+        let mut errors = Vec::new();
+        let (assets, mut copies) = self.static_files(&mut errors);
+        let media = self.media_files(&mut errors, &mut copies);
+        let plan = Planner::new(self, &assets, &media);
+        let jobs = plan.jobs();
+        let renderers: HashMap<&str, Renderer> = self
+            .config
+            .languages
+            .iter()
+            .map(|l| (l.code.as_str(), self.theme.renderer(&l.code)))
+            .collect();
+
+        let bar = (progress && jobs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal())
+            .then(|| indicatif::ProgressBar::new(jobs.len() as u64));
+        let rendered: Vec<Result<(String, String), Diagnostic>> = jobs
+            .par_iter()
+            .map(|job| {
+                let html = renderers[job.lang.as_str()].render(&job.template, &job.context)?;
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                }
+                Ok((output_path(&job.url), html))
+            })
+            .collect();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let mut files = Vec::with_capacity(rendered.len() + 3);
+        for r in rendered {
+            match r {
+                Ok(f) => files.push(f),
+                Err(d) => errors.push(d),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(BuildErrors::new(errors));
+        }
+        let pages = files.iter().filter(|(p, _)| p.ends_with(".html")).count();
+        files.push(("sitemap.xml".into(), plan.sitemap()));
+        files.push((
+            "robots.txt".into(),
+            format!(
+                "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
+                self.config.base_url
+            ),
+        ));
+        let catalog = serde_json::to_string_pretty(&self.catalog()).expect("catalog serializes");
+        files.push((functions::contract::catalog::SITE_PATH.to_string(), catalog));
+        Ok(Output {
+            files,
+            copies,
+            pages,
+        })
+    }
+
+    /// Copies the theme's `static/`, fingerprinting CSS and JS; returns the `assets` map.
+    fn static_files(
+        &self,
+        errors: &mut Vec<Diagnostic>,
+    ) -> (BTreeMap<String, String>, Vec<(PathBuf, String)>) {
+        let dir = self.root.join(&self.theme.dir).join("static");
+        let mut assets = BTreeMap::new();
+        let mut copies = Vec::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for entry in WalkDir::new(&dir).sort_by_file_name().into_iter().flatten() {
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(&dir)
+                .unwrap_or(entry.path())
+                .to_string_lossy()
+                .replace('\\', "/");
+            let ext = entry
+                .path()
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default();
+            let dest = if ext == "css" || ext == "js" {
+                match std::fs::read(entry.path()) {
+                    Ok(bytes) => {
+                        let hash = hex::encode(Sha256::digest(&bytes));
+                        let stem = rel.strip_suffix(&format!(".{ext}")).unwrap_or(&rel);
+                        format!("{stem}.{}.{ext}", &hash[..8])
+                    }
+                    Err(e) => {
+                        errors.push(Diagnostic::io(
+                            &self.theme.dir.join("static").join(&rel),
+                            "read",
+                            &e,
+                        ));
+                        continue;
+                    }
+                }
+            } else {
+                rel.clone()
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            *names.entry(name.clone()).or_default() += 1;
+            assets.insert(rel.clone(), format!("/{dest}"));
+            if names[&name] == 1 && !assets.contains_key(&name) {
+                assets.insert(name, format!("/{dest}"));
+            }
+            copies.push((entry.path().to_path_buf(), dest));
+        }
+        (assets, copies)
+    }
+
+    /// Finds each video's poster and preview in the media folder and plans their copy.
+    fn media_files(
+        &self,
+        errors: &mut Vec<Diagnostic>,
+        copies: &mut Vec<(PathBuf, String)>,
+    ) -> HashMap<String, (Option<String>, Option<String>)> {
+        let mut media = HashMap::new();
+        for t in &self.transcripts {
+            let Some(video) = &t.video else { continue };
+            if media.contains_key(&video.id) && video.poster.is_none() {
+                continue;
+            }
+            let folder = self.root.join(&self.config.media.dir).join(&video.id);
+            let poster_name = video.poster.clone().unwrap_or_else(|| "poster.jpg".into());
+            let poster = if folder.join(&poster_name).is_file() {
+                Some(poster_name)
+            } else {
+                if video.poster.is_some() {
+                    errors.push(
+                        Diagnostic::file(
+                            &t.source,
+                            format!(
+                                "video poster `{poster_name}` not found in {}",
+                                self.config.media.dir.join(&video.id).display()
+                            ),
+                        )
+                        .with_hint("add the file or remove `poster`"),
+                    );
+                }
+                None
+            };
+            let preview = ["preview.mp4", "preview.webm"]
+                .into_iter()
+                .find(|p| folder.join(p).is_file())
+                .map(str::to_string);
+            for file in poster.iter().chain(preview.iter()) {
+                let dest = format!("media/{}/{file}", video.id);
+                if !copies.iter().any(|(_, d)| *d == dest) {
+                    copies.push((folder.join(file), dest));
+                }
+            }
+            media.insert(
+                video.id.clone(),
+                (
+                    poster.map(|p| format!("/media/{}/{p}", video.id)),
+                    preview.map(|p| format!("/media/{}/{p}", video.id)),
+                ),
+            );
+        }
+        media
+    }
+
+    /// The catalog of downloadable videos trusted by the download function.
+    pub fn catalog(&self) -> Catalog {
+        let mut videos = BTreeMap::new();
+        let default = &self.config.default_language;
+        // default-language versions first so their title wins
+        let mut ordered: Vec<&Transcript> = self
+            .transcripts
+            .iter()
+            .filter(|t| t.video.is_some())
+            .collect();
+        ordered.sort_by_key(|t| (t.lang != *default, t.date));
+        for t in ordered {
+            let video = t.video.as_ref().expect("filtered");
+            videos
+                .entry(video.id.clone())
+                .or_insert_with(|| CatalogVideo {
+                    title: t.title.clone(),
+                    parts: video
+                        .parts
+                        .iter()
+                        .map(|p| {
+                            (
+                                p.key.clone(),
+                                CatalogPart {
+                                    file: format!("{}/{}.mp4", video.id, p.key),
+                                    filename: format!("{}-{}.mp4", video.id, p.key),
+                                    start: p.start,
+                                    end: p.end,
+                                },
+                            )
+                        })
+                        .collect(),
+                });
+        }
+        Catalog { videos }
+    }
+}
+
+/// `_pressroom/videos.json`: the videos journalists may download.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Catalog {
+    /// By video id.
+    pub videos: BTreeMap<String, CatalogVideo>,
+}
+
+/// One video of the catalog.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CatalogVideo {
+    /// Title in the default language.
+    pub title: String,
+    /// By part key.
+    pub parts: BTreeMap<String, CatalogPart>,
+}
+
+/// One downloadable file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CatalogPart {
+    /// Object path under the media store: `{id}/{key}.mp4`.
+    pub file: String,
+    /// Download file name: `{id}-{key}.mp4`.
+    pub filename: String,
+    /// Clip start in seconds (null for `full`).
+    pub start: Option<u32>,
+    /// Clip end in seconds (null for `full`).
+    pub end: Option<u32>,
+}
+
+/// Markdown files under `content/{lang}/`, as (path relative to root, lang, path relative to the
+/// language folder). Folders that are not a configured language are errors; `content/media` is skipped.
+fn content_files(
+    root: &Path,
+    config: &Config,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<(PathBuf, String, String)> {
+    let content = root.join("content");
+    let media = root.join(&config.media.dir);
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&content) else {
+        return files;
+    };
+    let mut dirs: Vec<_> = entries.flatten().filter(|e| e.path().is_dir()).collect();
+    dirs.sort_by_key(|e| e.file_name());
+    for dir in dirs {
+        let path = dir.path();
+        let name = dir.file_name().to_string_lossy().into_owned();
+        if path == media || name == "media" || name.starts_with('.') {
+            continue;
+        }
+        if config.language(&name).is_none() {
+            let codes: Vec<&str> = config.languages.iter().map(|l| l.code.as_str()).collect();
+            errors.push(
+                Diagnostic::file(Path::new("content").join(&name), format!("folder `{name}` is not a configured language"))
+                    .with_hint(format!("configured languages: {}; add [[languages]] code = \"{name}\" to pressroom.toml or move the folder", codes.join(", "))),
+            );
+            continue;
+        }
+        for entry in WalkDir::new(&path).sort_by_file_name() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(Diagnostic::file(
+                        Path::new("content").join(&name),
+                        format!("cannot read: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file()
+                || entry.path().extension().and_then(|e| e.to_str()) != Some("md")
+            {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap_or(entry.path())
+                .to_path_buf();
+            let key_path = entry
+                .path()
+                .strip_prefix(&path)
+                .unwrap_or(entry.path())
+                .to_string_lossy()
+                .replace('\\', "/");
+            files.push((rel, name.clone(), key_path));
+        }
+    }
+    files
+}
+
+/// The site path of an internal link to check: `/{lang}/…` without fragment or query.
+fn internal_path<'a>(config: &Config, url: &'a str) -> Option<&'a str> {
+    let path = url.split(['#', '?']).next().unwrap_or_default();
+    let first = path.strip_prefix('/')?.split('/').next()?;
+    config.language(first).is_some().then_some(path)
+}
+
+/// Every URL of the site that a transcript may link to.
+fn known_urls(config: &Config, transcripts: &[Transcript]) -> BTreeSet<String> {
+    let mut known = BTreeSet::new();
+    for l in &config.languages {
+        let c = &l.code;
+        for p in ["", "topics/", "speakers/", "atom.xml", "404.html"] {
+            known.insert(format!("/{c}/{p}"));
+        }
+        if config.search {
+            known.insert(format!("/{c}/search/"));
+        }
+    }
+    for t in transcripts {
+        known.insert(t.url());
+        for s in &t.speakers {
+            known.insert(format!("/{}/speakers/{}/", t.lang, s.key));
+        }
+        for k in &t.topics {
+            known.insert(format!("/{}/topics/{k}/", t.lang));
+        }
+    }
+    let per_lang = transcripts
+        .iter()
+        .fold(HashMap::<&str, usize>::new(), |mut m, t| {
+            *m.entry(&t.lang).or_default() += 1;
+            m
+        });
+    for (lang, n) in per_lang {
+        for page in 2..=n.div_ceil(config.paginate.max(1)) {
+            known.insert(format!("/{lang}/page/{page}/"));
+        }
+    }
+    known
+}
+
+/// `/en/x/` → `en/x/index.html`; `/en/atom.xml` → `en/atom.xml`.
+fn output_path(url: &str) -> String {
+    let path = url.trim_start_matches('/');
+    if path.is_empty() || path.ends_with('/') {
+        format!("{path}index.html")
+    } else {
+        path.to_string()
+    }
+}
+
+/// One page to render.
+struct Job {
+    url: String,
+    lang: String,
+    template: String,
+    context: tera::Context,
+}
+
+/// Builds the page list and contexts from a loaded site.
+struct Planner<'a> {
+    site: &'a Site,
+    assets: &'a BTreeMap<String, String>,
+    media: &'a HashMap<String, (Option<String>, Option<String>)>,
+    /// Indices of transcripts per language, newest first.
+    by_lang: HashMap<&'a str, Vec<usize>>,
+    /// Translation key → language → transcript index.
+    groups: HashMap<&'a str, BTreeMap<&'a str, usize>>,
+    /// Precomputed summaries, same order as transcripts.
+    summaries: Vec<Value>,
+    /// Every page URL with its alternates (language → URL), for the sitemap.
+    sitemap: std::sync::Mutex<Vec<(String, BTreeMap<String, String>)>>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        site: &'a Site,
+        assets: &'a BTreeMap<String, String>,
+        media: &'a HashMap<String, (Option<String>, Option<String>)>,
+    ) -> Self {
+        let mut by_lang: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut groups: HashMap<&str, BTreeMap<&str, usize>> = HashMap::new();
+        for (i, t) in site.transcripts.iter().enumerate() {
+            by_lang.entry(&t.lang).or_default().push(i);
+            groups
+                .entry(&t.translation_key)
+                .or_default()
+                .insert(&t.lang, i);
+        }
+        let mut planner = Planner {
+            site,
+            assets,
+            media,
+            by_lang,
+            groups,
+            summaries: Vec::new(),
+            sitemap: Default::default(),
+        };
+        planner.summaries = site
+            .transcripts
+            .par_iter()
+            .map(|t| planner.summary(t))
+            .collect();
+        planner
+    }
+
+    fn config(&self) -> &Config {
+        &self.site.config
+    }
+
+    fn summary(&self, t: &Transcript) -> Value {
+        let config = self.config();
+        let default = &config.default_language;
+        let translations: Vec<Value> = config
+            .languages
+            .iter()
+            .filter_map(|l| {
+                let i = *self
+                    .groups
+                    .get(t.translation_key.as_str())?
+                    .get(l.code.as_str())?;
+                Some(json!({"code": l.code, "name": l.name, "url": self.site.transcripts[i].url()}))
+            })
+            .collect();
+        json!({
+            "title": t.title,
+            "url": t.url(),
+            "date": t.date.to_rfc3339(),
+            "date_display": self.site.theme.i18n.format_date(&t.lang, &t.date).unwrap_or_default(),
+            "kind": t.kind,
+            "delivery": t.delivery,
+            "summary": t.summary,
+            "location": t.location,
+            "event": t.event,
+            "speakers": t.speakers.iter().map(|s| json!({
+                "key": s.key, "name": s.name, "role": s.role,
+                "url": format!("/{}/speakers/{}/", t.lang, s.key),
+            })).collect::<Vec<_>>(),
+            "topics": t.topics.iter().map(|k| json!({
+                "key": k, "name": self.site.topics.name(k, &t.lang, default),
+                "url": format!("/{}/topics/{k}/", t.lang),
+            })).collect::<Vec<_>>(),
+            "translations": translations,
+        })
+    }
+
+    fn lang(&self, code: &str) -> &Language {
+        self.config().language(code).expect("configured language")
+    }
+
+    /// The context every page gets; records the page for the sitemap when `listed`.
+    fn base(
+        &self,
+        lang: &str,
+        url: &str,
+        alternates: &BTreeMap<String, String>,
+        listed: bool,
+    ) -> tera::Context {
+        let config = self.config();
+        let mut ctx = tera::Context::new();
+        ctx.insert(
+            "site",
+            &json!({
+                "title": config.title,
+                "base_url": config.base_url,
+                "default_language": config.default_language,
+                "languages": config.languages,
+                "search": config.search,
+            }),
+        );
+        ctx.insert("lang", self.lang(lang));
+        ctx.insert("page_url", url);
+        ctx.insert("canonical", &format!("{}{url}", config.base_url));
+        let alts: Vec<Value> = config
+            .languages
+            .iter()
+            .filter_map(|l| {
+                alternates
+                    .get(&l.code)
+                    .map(|u| json!({"hreflang": l.code, "url": u}))
+            })
+            .collect();
+        ctx.insert("alternates", &alts);
+        let switcher: Vec<Value> = config
+            .languages
+            .iter()
+            .filter(|l| l.code != lang)
+            .map(|l| match alternates.get(&l.code) {
+                Some(u) => json!({"code": l.code, "name": l.name, "url": u, "available": true}),
+                None => json!({"code": l.code, "name": l.name, "url": format!("/{}/", l.code), "available": false}),
+            })
+            .collect();
+        ctx.insert("switcher", &switcher);
+        ctx.insert("assets", self.assets);
+        ctx.insert("account", &config.accounts);
+        if listed {
+            self.sitemap
+                .lock()
+                .expect("not poisoned")
+                .push((url.to_string(), alternates.clone()));
+        }
+        ctx
+    }
+
+    fn every_language(&self, path: &str) -> BTreeMap<String, String> {
+        self.config()
+            .languages
+            .iter()
+            .map(|l| (l.code.clone(), format!("/{}/{path}", l.code)))
+            .collect()
+    }
+
+    fn jobs(&self) -> Vec<Job> {
+        let config = self.config();
+        let mut jobs = Vec::new();
+        let default = config.default_language.clone();
+        let job = |url: String, lang: &str, template: &str, context: tera::Context| Job {
+            url,
+            lang: lang.to_string(),
+            template: template.to_string(),
+            context,
+        };
+        for l in &config.languages {
+            let code = l.code.as_str();
+            let mine: &[usize] = self.by_lang.get(code).map(Vec::as_slice).unwrap_or(&[]);
+
+            // home, paginated
+            let pages = self.paginate(&format!("/{code}/"), mine);
+            let total = pages.len();
+            for (n, (url, items)) in pages.into_iter().enumerate() {
+                let alternates = self
+                    .paginated_alternates("", n + 1, |c| self.by_lang.get(c).map_or(0, Vec::len));
+                let mut ctx = self.base(code, &url, &alternates, true);
+                ctx.insert("transcripts", &items);
+                ctx.insert(
+                    "paginator",
+                    &self.paginator(&format!("/{code}/"), n + 1, total),
+                );
+                jobs.push(job(url, code, "index.html", ctx));
+            }
+
+            // transcripts
+            for &i in mine {
+                let t = &self.site.transcripts[i];
+                let url = t.url();
+                let alternates: BTreeMap<String, String> = self.groups[t.translation_key.as_str()]
+                    .iter()
+                    .map(|(c, j)| (c.to_string(), self.site.transcripts[*j].url()))
+                    .collect();
+                let mut ctx = self.base(code, &url, &alternates, true);
+                let mut full = self.summaries[i].clone();
+                full["content"] = Value::String(self.site.bodies[i].clone());
+                full["source"] = Value::String(t.source.to_string_lossy().replace('\\', "/"));
+                full["video"] = self.video(t);
+                ctx.insert("transcript", &full);
+                jobs.push(job(url, code, "transcript.html", ctx));
+            }
+
+            // topics and speakers
+            let mut topic_items: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+            let mut speaker_items: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+            for &i in mine {
+                let t = &self.site.transcripts[i];
+                for k in &t.topics {
+                    topic_items.entry(k).or_default().push(i);
+                }
+                for s in &t.speakers {
+                    speaker_items.entry(&s.key).or_default().push(i);
+                }
+            }
+            let mut topics: Vec<Value> = topic_items
+                .iter()
+                .map(|(k, items)| json!({"key": k, "name": self.site.topics.name(k, code, &default), "url": format!("/{code}/topics/{k}/"), "count": items.len()}))
+                .collect();
+            topics.sort_by_key(|t| t["name"].as_str().unwrap_or_default().to_lowercase());
+            let mut ctx = self.base(
+                code,
+                &format!("/{code}/topics/"),
+                &self.every_language("topics/"),
+                true,
+            );
+            ctx.insert("topics", &topics);
+            jobs.push(job(format!("/{code}/topics/"), code, "topics.html", ctx));
+            for (key, items) in &topic_items {
+                let base = format!("/{code}/topics/{key}/");
+                let topic = json!({"key": key, "name": self.site.topics.name(key, code, &default), "url": base});
+                let pages = self.paginate(&base, items);
+                let total = pages.len();
+                for (n, (url, list)) in pages.into_iter().enumerate() {
+                    let alternates =
+                        self.paginated_alternates(&format!("topics/{key}/"), n + 1, |c| {
+                            self.by_lang.get(c).map_or(0, |v| {
+                                v.iter()
+                                    .filter(|&&i| {
+                                        self.site.transcripts[i].topics.iter().any(|k| k == key)
+                                    })
+                                    .count()
+                            })
+                        });
+                    let mut ctx = self.base(code, &url, &alternates, true);
+                    ctx.insert("topic", &topic);
+                    ctx.insert("transcripts", &list);
+                    ctx.insert("paginator", &self.paginator(&base, n + 1, total));
+                    jobs.push(job(url, code, "topic.html", ctx));
+                }
+            }
+            let speaker_info = |key: &str, items: &[usize]| {
+                // the newest transcript names the speaker in this language
+                let s = self.site.transcripts[items[0]]
+                    .speakers
+                    .iter()
+                    .find(|s| s.key == key)
+                    .expect("indexed");
+                json!({"key": key, "name": s.name, "role": s.role, "url": format!("/{code}/speakers/{key}/")})
+            };
+            let mut speakers: Vec<Value> = speaker_items
+                .iter()
+                .map(|(k, items)| {
+                    let mut v = speaker_info(k, items);
+                    v["count"] = json!(items.len());
+                    v
+                })
+                .collect();
+            speakers.sort_by_key(|s| s["name"].as_str().unwrap_or_default().to_lowercase());
+            let mut ctx = self.base(
+                code,
+                &format!("/{code}/speakers/"),
+                &self.every_language("speakers/"),
+                true,
+            );
+            ctx.insert("speakers", &speakers);
+            jobs.push(job(
+                format!("/{code}/speakers/"),
+                code,
+                "speakers.html",
+                ctx,
+            ));
+            for (key, items) in &speaker_items {
+                let base = format!("/{code}/speakers/{key}/");
+                let speaker = speaker_info(key, items);
+                let pages = self.paginate(&base, items);
+                let total = pages.len();
+                for (n, (url, list)) in pages.into_iter().enumerate() {
+                    let alternates =
+                        self.paginated_alternates(&format!("speakers/{key}/"), n + 1, |c| {
+                            self.by_lang.get(c).map_or(0, |v| {
+                                v.iter()
+                                    .filter(|&&i| {
+                                        self.site.transcripts[i]
+                                            .speakers
+                                            .iter()
+                                            .any(|s| s.key == *key)
+                                    })
+                                    .count()
+                            })
+                        });
+                    let mut ctx = self.base(code, &url, &alternates, true);
+                    ctx.insert("speaker", &speaker);
+                    ctx.insert("transcripts", &list);
+                    ctx.insert("paginator", &self.paginator(&base, n + 1, total));
+                    jobs.push(job(url, code, "speaker.html", ctx));
+                }
+            }
+
+            // feed, search, 404, account screens
+            let feed: Vec<&Value> = mine
+                .iter()
+                .take(FEED_ENTRIES)
+                .map(|&i| &self.summaries[i])
+                .collect();
+            let mut ctx = self.base(
+                code,
+                &format!("/{code}/atom.xml"),
+                &self.every_language("atom.xml"),
+                false,
+            );
+            ctx.insert("transcripts", &feed);
+            ctx.insert("feed_url", &format!("{}/{code}/atom.xml", config.base_url));
+            let updated = mine
+                .first()
+                .map(|&i| self.site.transcripts[i].date.to_rfc3339())
+                .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into());
+            ctx.insert("updated", &updated);
+            jobs.push(job(format!("/{code}/atom.xml"), code, "atom.xml", ctx));
+            if config.search {
+                let ctx = self.base(
+                    code,
+                    &format!("/{code}/search/"),
+                    &self.every_language("search/"),
+                    true,
+                );
+                jobs.push(job(format!("/{code}/search/"), code, "search.html", ctx));
+            }
+            let ctx = self.base(
+                code,
+                &format!("/{code}/404.html"),
+                &self.every_language("404.html"),
+                false,
+            );
+            jobs.push(job(format!("/{code}/404.html"), code, "404.html", ctx));
+            for template in self.site.theme.templates_under("account/") {
+                let screen = template
+                    .trim_start_matches("account/")
+                    .trim_end_matches(".html");
+                let path = format!("account/{screen}/");
+                let ctx = self.base(
+                    code,
+                    &format!("/{code}/{path}"),
+                    &self.every_language(&path),
+                    false,
+                );
+                jobs.push(job(format!("/{code}/{path}"), code, &template, ctx));
+            }
+        }
+        // site-wide pages in the default language
+        let homes: Vec<Value> = config
+            .languages
+            .iter()
+            .map(|l| json!({"code": l.code, "name": l.name, "url": format!("/{}/", l.code)}))
+            .collect();
+        let mut ctx = self.base(&default, "/", &BTreeMap::new(), false);
+        ctx.insert("homes", &homes);
+        jobs.push(job("/".into(), &default, "root.html", ctx));
+        let ctx = self.base(&default, "/404.html", &BTreeMap::new(), false);
+        jobs.push(job("/404.html".into(), &default, "404.html", ctx));
+        jobs
+    }
+
+    /// Splits `items` into pages: `base`, `base/page/2/`, … with their summaries.
+    fn paginate(&self, base: &str, items: &[usize]) -> Vec<(String, Vec<Value>)> {
+        let per = self.config().paginate.max(1);
+        let chunks: Vec<&[usize]> = if items.is_empty() {
+            vec![&[]]
+        } else {
+            items.chunks(per).collect()
+        };
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(n, chunk)| {
+                (
+                    page_url(base, n + 1),
+                    chunk.iter().map(|&i| self.summaries[i].clone()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn paginator(&self, base: &str, current: usize, total: usize) -> Value {
+        json!({
+            "current": current,
+            "total": total,
+            "prev_url": (current > 1).then(|| page_url(base, current - 1)),
+            "next_url": (current < total).then(|| page_url(base, current + 1)),
+            "pages": (1..=total).map(|n| json!({"n": n, "url": page_url(base, n)})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Alternates of page `n` of a listing at `/{lang}/{path}`: the languages that have that page.
+    fn paginated_alternates(
+        &self,
+        path: &str,
+        n: usize,
+        count: impl Fn(&str) -> usize,
+    ) -> BTreeMap<String, String> {
+        let per = self.config().paginate.max(1);
+        self.config()
+            .languages
+            .iter()
+            .filter(|l| {
+                let c = count(&l.code);
+                if path.is_empty() && n == 1 {
+                    true
+                } else {
+                    c > 0 && c.div_ceil(per) >= n
+                }
+            })
+            .map(|l| (l.code.clone(), page_url(&format!("/{}/{path}", l.code), n)))
+            .collect()
+    }
+
+    fn video(&self, t: &Transcript) -> Value {
+        let Some(v) = &t.video else {
+            return Value::Null;
+        };
+        let (poster, preview) = self.media.get(&v.id).cloned().unwrap_or_default();
+        json!({
+            "id": v.id,
+            "duration": v.duration,
+            "duration_display": format_timecode(v.duration),
+            "poster_url": poster,
+            "preview_url": preview,
+            "parts": v.parts.iter().map(|p| json!({
+                "key": p.key, "title": p.title, "start": p.start, "end": p.end,
+                "start_display": p.start_display(), "end_display": p.end_display(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// `sitemap.xml` with `xhtml:link` alternates (and `x-default`) for translated pages.
+    fn sitemap(&self) -> String {
+        let config = self.config();
+        let mut entries = self.sitemap.lock().expect("not poisoned").clone();
+        entries.sort();
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n");
+        for (url, alternates) in entries {
+            xml.push_str(&format!(
+                "  <url>\n    <loc>{}</loc>\n",
+                xml_escape(&format!("{}{url}", config.base_url))
+            ));
+            if alternates.len() > 1 {
+                for l in &config.languages {
+                    if let Some(u) = alternates.get(&l.code) {
+                        xml.push_str(&format!(
+                            "    <xhtml:link rel=\"alternate\" hreflang=\"{}\" href=\"{}\"/>\n",
+                            l.code,
+                            xml_escape(&format!("{}{u}", config.base_url))
+                        ));
+                    }
+                }
+                let x_default = alternates
+                    .get(&config.default_language)
+                    .or_else(|| alternates.values().next());
+                if let Some(u) = x_default {
+                    xml.push_str(&format!(
+                        "    <xhtml:link rel=\"alternate\" hreflang=\"x-default\" href=\"{}\"/>\n",
+                        xml_escape(&format!("{}{u}", config.base_url))
+                    ));
+                }
+            }
+            xml.push_str("  </url>\n");
+        }
+        xml.push_str("</urlset>\n");
+        xml
+    }
+}
+
+/// Page `n` of a listing at `base` (`/en/` → `/en/page/2/`).
+pub fn page_url(base: &str, n: usize) -> String {
+    if n <= 1 {
+        base.to_string()
+    } else {
+        format!("{base}page/{n}/")
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl Output {
+    /// Writes every file and copy under `dir`, in parallel.
+    fn write(&self, dir: &Path) -> Result<(), Vec<Diagnostic>> {
+        let mut parents: BTreeSet<PathBuf> = BTreeSet::new();
+        for rel in self
+            .files
+            .iter()
+            .map(|(p, _)| p)
+            .chain(self.copies.iter().map(|(_, d)| d))
+        {
+            if let Some(parent) = dir.join(rel).parent() {
+                parents.insert(parent.to_path_buf());
+            }
+        }
+        for p in &parents {
+            std::fs::create_dir_all(p).map_err(|e| vec![Diagnostic::io(p, "create folder", &e)])?;
+        }
+        let mut errors: Vec<Diagnostic> = self
+            .files
+            .par_iter()
+            .filter_map(|(rel, text)| {
+                std::fs::write(dir.join(rel), text)
+                    .err()
+                    .map(|e| Diagnostic::io(&dir.join(rel), "write", &e))
+            })
+            .collect();
+        errors.extend(
+            self.copies
+                .par_iter()
+                .filter_map(|(src, rel)| {
+                    std::fs::copy(src, dir.join(rel))
+                        .err()
+                        .map(|e| Diagnostic::io(src, "copy", &e))
+                })
+                .collect::<Vec<_>>(),
+        );
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Runs `fill` on a fresh folder beside `out`, then swaps it in for `out`. On failure the
+/// folder is removed and `out` is left as it was.
+fn write_atomically<T>(
+    out: &Path,
+    fill: impl FnOnce(&Path) -> Result<T, Vec<Diagnostic>>,
+) -> Result<T, Vec<Diagnostic>> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| vec![Diagnostic::io(&parent, "create output folder", &e)])?;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "public".into());
+    let stamp = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let tmp = parent.join(format!(".{name}.building-{stamp}"));
+    let old = parent.join(format!(".{name}.old-{stamp}"));
+    std::fs::create_dir(&tmp).map_err(|e| vec![Diagnostic::io(&tmp, "create build folder", &e)])?;
+    let value = match fill(&tmp) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    let had_old = out.exists();
+    if had_old {
+        if let Err(e) = std::fs::rename(out, &old) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(vec![Diagnostic::io(
+                out,
+                "move the previous site aside",
+                &e,
+            )]);
+        }
+    }
+    if let Err(e) = std::fs::rename(&tmp, out) {
+        if had_old {
+            let _ = std::fs::rename(&old, out);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(vec![Diagnostic::io(out, "put the new site in place", &e)]);
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_rules() {
+        assert_eq!(output_path("/"), "index.html");
+        assert_eq!(
+            output_path("/en/transcripts/2018/04/26/x/"),
+            "en/transcripts/2018/04/26/x/index.html"
+        );
+        assert_eq!(output_path("/en/atom.xml"), "en/atom.xml");
+        assert_eq!(page_url("/en/", 1), "/en/");
+        assert_eq!(
+            page_url("/en/topics/russia/", 3),
+            "/en/topics/russia/page/3/"
+        );
+    }
+
+    #[test]
+    fn internal_links_are_those_under_a_language() {
+        let c = Config::default_for_test();
+        assert_eq!(internal_path(&c, "/en/x/#t=3"), Some("/en/x/"));
+        assert_eq!(internal_path(&c, "https://nato.int/en/"), None);
+        assert_eq!(internal_path(&c, "/api/login"), None);
+    }
+
+    #[test]
+    fn atomic_write_keeps_previous_output_on_failure() {
+        let dir = std::env::temp_dir().join(format!("pressroom-atomic-{}", std::process::id()));
+        let out = dir.join("public");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("old.html"), "old").unwrap();
+        let r: Result<(), _> = write_atomically(&out, |tmp| {
+            std::fs::write(tmp.join("new.html"), "new").unwrap();
+            Err(vec![Diagnostic::file("x", "boom")])
+        });
+        assert!(r.is_err());
+        assert!(out.join("old.html").exists() && !out.join("new.html").exists());
+        write_atomically(&out, |tmp| {
+            std::fs::write(tmp.join("new.html"), "new")
+                .map_err(|e| vec![Diagnostic::io(tmp, "w", &e)])
+        })
+        .unwrap();
+        assert!(!out.join("old.html").exists() && out.join("new.html").exists());
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary folder left behind"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

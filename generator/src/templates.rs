@@ -1,0 +1,524 @@
+//! The theme: tera templates parsed ONCE per build, the `trans` function and the i18n strings
+//! (`themes/<theme>/i18n/<lang>.toml`), localised dates. Template failures become located
+//! diagnostics (`themes/<theme>/templates/<name>:line:col`), dug out of tera's error chain.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, FixedOffset};
+use tera::{Context, Tera, Value};
+use walkdir::WalkDir;
+
+use crate::config::Config;
+use crate::error::{did_you_mean, Diagnostic};
+
+/// Templates every theme must provide (`search.html` too when search is on).
+pub const REQUIRED: &[&str] = &[
+    "index.html",
+    "transcript.html",
+    "topics.html",
+    "topic.html",
+    "speakers.html",
+    "speaker.html",
+    "404.html",
+    "root.html",
+    "atom.xml",
+];
+
+/// Strings of every language, flattened to dotted keys.
+#[derive(Debug, Clone, Default)]
+pub struct I18n {
+    default: String,
+    strings: HashMap<String, BTreeMap<String, toml::Value>>,
+    files: HashMap<String, PathBuf>,
+}
+
+impl I18n {
+    /// Parses `(lang, path, text)` triples; `default` is the fallback language.
+    pub fn parse<'a>(
+        default: &str,
+        files: impl IntoIterator<Item = (&'a str, PathBuf, &'a str)>,
+    ) -> Result<I18n, Vec<Diagnostic>> {
+        let mut i18n = I18n {
+            default: default.to_string(),
+            ..I18n::default()
+        };
+        let mut errors = Vec::new();
+        for (lang, path, text) in files {
+            match toml::from_str::<toml::Table>(text) {
+                Ok(table) => {
+                    let mut flat = BTreeMap::new();
+                    flatten("", &toml::Value::Table(table), &mut flat);
+                    i18n.strings.insert(lang.to_string(), flat);
+                }
+                Err(e) => errors.push(crate::config::toml_diagnostic(&path, text, 0, &e, &[])),
+            }
+            i18n.files.insert(lang.to_string(), path);
+        }
+        if errors.is_empty() {
+            Ok(i18n)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The value of `key` in `lang`, falling back to the default language.
+    pub fn get(&self, lang: &str, key: &str) -> Option<&toml::Value> {
+        self.strings
+            .get(lang)
+            .and_then(|s| s.get(key))
+            .or_else(|| self.strings.get(&self.default).and_then(|s| s.get(key)))
+    }
+
+    /// Keys present in the default language but missing in `lang`, sorted.
+    pub fn missing_keys(&self, lang: &str) -> Vec<String> {
+        let empty = BTreeMap::new();
+        let theirs = self.strings.get(lang).unwrap_or(&empty);
+        self.strings
+            .get(&self.default)
+            .map(|ours| {
+                ours.keys()
+                    .filter(|k| !theirs.contains_key(*k))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every key of the default language.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.strings
+            .get(&self.default)
+            .into_iter()
+            .flat_map(|s| s.keys().map(String::as_str))
+    }
+
+    /// Translates `key` into `lang`, filling `{name}` placeholders from `args`.
+    pub fn translate(
+        &self,
+        lang: &str,
+        key: &str,
+        args: &HashMap<String, Value>,
+    ) -> Result<Value, String> {
+        let Some(value) = self.get(lang, key) else {
+            let mut message = format!(
+                "translation key `{key}` is missing in i18n/{lang}.toml and in the default language `{}`",
+                self.default
+            );
+            if let Some(s) = did_you_mean(key, self.keys()) {
+                message.push_str(&format!(" (did you mean `{s}`?)"));
+            }
+            return Err(message);
+        };
+        match value {
+            toml::Value::String(s) => {
+                let mut out = s.clone();
+                for (name, v) in args {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    out = out.replace(&format!("{{{name}}}"), &text);
+                }
+                Ok(Value::String(out))
+            }
+            other => serde_json::to_value(other).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// `26 April 2018` / `26 avril 2018`: the pattern `date.format` (placeholders `{day}`,
+    /// `{month}`, `{year}`) and the twelve names `date.months` come from the i18n files.
+    pub fn format_date(&self, lang: &str, date: &DateTime<FixedOffset>) -> Result<String, String> {
+        let month = match self.get(lang, "date.months") {
+            Some(toml::Value::Array(names)) if names.len() == 12 => names[date.month0() as usize]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            _ => return Err(format!(
+                "`date.months` (an array of the twelve month names) is missing in i18n/{lang}.toml"
+            )),
+        };
+        let pattern = match self.get(lang, "date.format") {
+            Some(toml::Value::String(s)) => s.as_str(),
+            _ => "{day} {month} {year}",
+        };
+        Ok(pattern
+            .replace("{day}", &date.day().to_string())
+            .replace("{month}", &month)
+            .replace("{year}", &date.year().to_string()))
+    }
+
+    /// Path of a language's file (for errors).
+    pub fn file(&self, lang: &str) -> Option<&Path> {
+        self.files.get(lang).map(PathBuf::as_path)
+    }
+}
+
+fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (k, v) in table {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        leaf => {
+            out.insert(prefix.to_string(), leaf.clone());
+        }
+    }
+}
+
+/// The tera `trans` function bound to one page language.
+struct Trans {
+    lang: String,
+    i18n: Arc<I18n>,
+}
+
+impl tera::Function for Trans {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let key = match args.get("key") {
+            Some(Value::String(k)) => k.clone(),
+            _ => return Err("trans needs key=\"section.name\"".into()),
+        };
+        let lang = match args.get("lang") {
+            Some(Value::String(l)) => l.clone(),
+            _ => self.lang.clone(),
+        };
+        let mut placeholders = args.clone();
+        placeholders.remove("key");
+        placeholders.remove("lang");
+        self.i18n
+            .translate(&lang, &key, &placeholders)
+            .map_err(tera::Error::msg)
+    }
+
+    fn is_safe(&self) -> bool {
+        false
+    }
+}
+
+/// The loaded theme.
+pub struct Theme {
+    /// `themes/<theme>` relative to the site root (for messages).
+    pub dir: PathBuf,
+    tera: Tera,
+    sources: HashMap<String, String>,
+    /// All languages' strings.
+    pub i18n: Arc<I18n>,
+}
+
+impl std::fmt::Debug for Theme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Theme").field("dir", &self.dir).finish()
+    }
+}
+
+impl Theme {
+    /// Reads and parses every template and i18n file of the configured theme.
+    pub fn load(root: &Path, config: &Config) -> Result<Theme, Vec<Diagnostic>> {
+        let dir = PathBuf::from("themes").join(&config.theme);
+        let templates_dir = root.join(&dir).join("templates");
+        let mut errors = Vec::new();
+        let mut sources = HashMap::new();
+        for entry in WalkDir::new(&templates_dir).sort_by_file_name() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(Diagnostic::file(
+                        dir.join("templates"),
+                        format!("cannot read templates: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(&templates_dir)
+                .unwrap_or(entry.path());
+            let name = rel.to_string_lossy().replace('\\', "/");
+            match std::fs::read_to_string(entry.path()) {
+                Ok(text) => {
+                    sources.insert(name, text);
+                }
+                Err(e) => errors.push(Diagnostic::io(
+                    &dir.join("templates").join(rel),
+                    "read template",
+                    &e,
+                )),
+            }
+        }
+        let mut required: Vec<&str> = REQUIRED.to_vec();
+        if config.search {
+            required.push("search.html");
+        }
+        for name in required {
+            if !sources.contains_key(name) {
+                errors.push(
+                    Diagnostic::file(
+                        dir.join("templates"),
+                        format!("template `{name}` is missing"),
+                    )
+                    .with_hint("see themes/README.md for the templates a theme provides"),
+                );
+            }
+        }
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![".html", ".htm", ".xml"]);
+        if let Err(e) =
+            tera.add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
+        {
+            errors.push(template_diagnostic(&dir, &sources, &e, None));
+        }
+
+        let mut files = Vec::new();
+        for language in &config.languages {
+            let rel = dir.join("i18n").join(format!("{}.toml", language.code));
+            match std::fs::read_to_string(root.join(&rel)) {
+                Ok(text) => files.push((language.code.as_str(), rel, text)),
+                Err(e) => errors.push(
+                    Diagnostic::io(&rel, "read the language's strings", &e).with_hint(
+                        "every configured language needs a file of strings in the theme",
+                    ),
+                ),
+            }
+        }
+        let i18n = I18n::parse(
+            &config.default_language,
+            files.iter().map(|(l, p, t)| (*l, p.clone(), t.as_str())),
+        );
+        match i18n {
+            Ok(i18n) if errors.is_empty() => Ok(Theme {
+                dir,
+                tera,
+                sources,
+                i18n: Arc::new(i18n),
+            }),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                errors.extend(more);
+                Err(errors)
+            }
+        }
+    }
+
+    /// Template names under `prefix` (e.g. `account/`), skipping partials starting with `_`.
+    pub fn templates_under(&self, prefix: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .sources
+            .keys()
+            .filter(|n| {
+                n.strip_prefix(prefix).is_some_and(|rest| {
+                    !rest.starts_with('_') && !rest.contains('/') && rest.ends_with(".html")
+                })
+            })
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A renderer for pages in `lang`: the parsed templates plus `trans` bound to that language.
+    pub fn renderer(&self, lang: &str) -> Renderer<'_> {
+        let mut tera = self.tera.clone();
+        tera.register_function(
+            "trans",
+            Trans {
+                lang: lang.to_string(),
+                i18n: Arc::clone(&self.i18n),
+            },
+        );
+        Renderer { theme: self, tera }
+    }
+}
+
+/// Renders templates for one language.
+pub struct Renderer<'a> {
+    theme: &'a Theme,
+    tera: Tera,
+}
+
+impl Renderer<'_> {
+    /// Renders `template` with `context`; a failure names the template file and line.
+    pub fn render(&self, template: &str, context: &Context) -> Result<String, Diagnostic> {
+        self.tera.render(template, context).map_err(|e| {
+            template_diagnostic(&self.theme.dir, &self.theme.sources, &e, Some(template))
+        })
+    }
+}
+
+/// Digs through tera's error chain for the template name, the line, and the root message.
+fn template_diagnostic(
+    theme_dir: &Path,
+    sources: &HashMap<String, String>,
+    error: &tera::Error,
+    rendering: Option<&str>,
+) -> Diagnostic {
+    let mut chain = vec![error.to_string()];
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        chain.push(e.to_string());
+        source = e.source();
+    }
+    // the innermost template named in the chain
+    let mut template = rendering.map(str::to_string);
+    for message in &chain {
+        for (i, part) in message.split('\'').enumerate() {
+            if i % 2 == 1 && sources.contains_key(part) {
+                template = Some(part.to_string());
+            }
+        }
+    }
+    let root_message = chain.last().cloned().unwrap_or_default();
+    // parse errors carry ` --> line:col`
+    let mut position = chain.iter().find_map(|m| {
+        let after = m.split("--> ").nth(1)?;
+        let mut nums = after
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty());
+        Some((nums.next()?.parse().ok()?, nums.next()?.parse().ok()?))
+    });
+    // render errors name a variable, function or key in backticks: find it in the sources
+    if position.is_none() {
+        let needles: Vec<&str> = root_message
+            .split('`')
+            .enumerate()
+            .filter(|(i, s)| i % 2 == 1 && !s.is_empty())
+            .map(|(_, s)| s)
+            .collect();
+        let mut candidates: Vec<&String> = template.iter().collect();
+        let mut others: Vec<&String> = sources.keys().collect();
+        others.sort();
+        candidates.extend(others);
+        'search: for needle in &needles {
+            for name in &candidates {
+                if let Some(text) = sources.get(name.as_str()) {
+                    if let Some(offset) = text.find(needle) {
+                        position = Some(crate::error::line_col(text, offset));
+                        template = Some(name.to_string());
+                        break 'search;
+                    }
+                }
+            }
+        }
+    }
+    let path = match &template {
+        Some(name) => theme_dir.join("templates").join(name),
+        None => theme_dir.join("templates"),
+    };
+    let message = if chain.len() > 1 {
+        let first = chain[0].trim_end_matches('.');
+        format!(
+            "{first}: {}",
+            root_message.lines().next().unwrap_or_default().trim()
+        )
+    } else {
+        root_message.lines().next().unwrap_or_default().to_string()
+    };
+    let (line, col) = position.unwrap_or((0, 0));
+    let hint = if root_message.contains("translation key") {
+        "add the key to the theme's i18n files (at least the default language)"
+    } else if root_message.contains("not found in context") {
+        "check the variable against the context documented in themes/README.md"
+    } else {
+        "fix the template"
+    };
+    Diagnostic::at(path, line, col, message).with_hint(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    fn i18n() -> I18n {
+        I18n::parse(
+            "en",
+            [
+                ("en", PathBuf::from("en.toml"), "[nav]\nhome = \"Home\"\npage = \"Page {n} of {total}\"\n[date]\nmonths = [\"January\",\"February\",\"March\",\"April\",\"May\",\"June\",\"July\",\"August\",\"September\",\"October\",\"November\",\"December\"]\n"),
+                ("fr", PathBuf::from("fr.toml"), "[nav]\nhome = \"Accueil\"\n[date]\nmonths = [\"janvier\",\"février\",\"mars\",\"avril\",\"mai\",\"juin\",\"juillet\",\"août\",\"septembre\",\"octobre\",\"novembre\",\"décembre\"]\n"),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn translates_with_fallback_and_placeholders() {
+        let i = i18n();
+        let none = HashMap::new();
+        assert_eq!(i.translate("fr", "nav.home", &none).unwrap(), "Accueil");
+        let mut args = HashMap::new();
+        args.insert("n".to_string(), Value::from(2));
+        args.insert("total".to_string(), Value::from("5"));
+        // missing in French: falls back to English
+        assert_eq!(i.translate("fr", "nav.page", &args).unwrap(), "Page 2 of 5");
+        let e = i.translate("fr", "nav.hom", &none).unwrap_err();
+        assert!(
+            e.contains("`nav.hom` is missing") && e.contains("did you mean `nav.home`?"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn lists_missing_keys() {
+        assert_eq!(i18n().missing_keys("fr"), vec!["nav.page".to_string()]);
+        assert!(i18n().missing_keys("en").is_empty());
+    }
+
+    #[test]
+    fn localised_dates() {
+        let d = DateTime::parse_from_rfc3339("2018-04-26T10:30:00+02:00").unwrap();
+        assert_eq!(i18n().format_date("en", &d).unwrap(), "26 April 2018");
+        assert_eq!(i18n().format_date("fr", &d).unwrap(), "26 avril 2018");
+    }
+
+    #[test]
+    fn template_errors_name_the_template_and_line() {
+        let mut sources = HashMap::new();
+        sources.insert(
+            "page.html".to_string(),
+            "<p>\n{{ trans(key=\"nav.missing\") }}</p>".to_string(),
+        );
+        let mut tera = Tera::default();
+        tera.add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
+            .unwrap();
+        let theme = Theme {
+            dir: PathBuf::from("themes/t"),
+            tera,
+            sources,
+            i18n: Arc::new(i18n()),
+        };
+        let d = theme
+            .renderer("fr")
+            .render("page.html", &Context::new())
+            .unwrap_err();
+        let s = d.to_string();
+        assert!(s.starts_with("themes/t/templates/page.html:2:"), "{s}");
+        assert!(
+            s.contains("translation key `nav.missing` is missing"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn parse_errors_have_positions() {
+        let mut sources = HashMap::new();
+        sources.insert(
+            "bad.html".to_string(),
+            "<p>\n\n  {{ oops( }}</p>".to_string(),
+        );
+        let e = Tera::default()
+            .add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
+            .unwrap_err();
+        let d = template_diagnostic(Path::new("themes/t"), &sources, &e, None);
+        assert_eq!(d.path, PathBuf::from("themes/t/templates/bad.html"));
+        assert_eq!(d.line, 3, "{d}");
+    }
+}

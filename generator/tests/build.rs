@@ -1,0 +1,321 @@
+//! Whole-site builds of the fixture sites: the valid site produces every page the theme
+//! contract promises, and each broken site under `fixtures/invalid/` fails with an error that
+//! names the file and the line, leaving the previous output untouched.
+
+use std::path::{Path, PathBuf};
+
+use generator::check::check;
+use generator::site::{build, BuildOptions};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// A copy of the valid fixture site, with the files of `invalid/<overlay>` laid over it.
+fn site(overlay: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures().join("valid"), dir.path());
+    if let Some(name) = overlay {
+        copy_tree(&fixtures().join("invalid").join(name), dir.path());
+    }
+    dir
+}
+
+fn read(root: &Path, rel: &str) -> String {
+    std::fs::read_to_string(root.join("public").join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn build_error(overlay: &str) -> String {
+    let dir = site(Some(overlay));
+    let err = build(&BuildOptions::new(dir.path())).expect_err("the build must fail");
+    assert!(!dir.path().join("public").exists(), "nothing published");
+    err.to_string()
+}
+
+#[test]
+fn valid_site_builds_every_page() {
+    let dir = site(None);
+    let root = dir.path();
+    let report = build(&BuildOptions::new(root)).unwrap();
+    assert_eq!(report.languages, 2);
+    assert_eq!(report.transcripts, 4, "the draft is left out");
+    assert!(report.to_string().starts_with("built "), "{report}");
+
+    let en = read(root, "en/transcripts/2018/04/26/pre-ministerial/index.html");
+    assert!(en.contains("<html lang=\"en\" dir=\"ltr\">"));
+    assert!(en.contains("26 April 2018"));
+    assert!(en.contains("<a href=\"/en/speakers/jens-stoltenberg/\">Jens Stoltenberg</a>"));
+    assert!(en.contains("<b class=\"speaker\">Q:</b>"));
+    assert!(en.contains("class=\"timecode\" href=\"#t=5\""));
+    assert!(en.contains("<img src=\"/media/sg-2018-04-26/poster.jpg\""));
+    assert!(en.contains("<span class=\"part\" data-key=\"opening\">00:00:00–00:09:41</span>"));
+    assert!(en.contains("<p class=\"source\">content/en/2018/pre-ministerial.md</p>"));
+    // translation linking: alternates both ways, switcher available
+    assert!(en.contains("hreflang=\"fr\" href=\"/fr/transcripts/2018/04/26/pre-ministerial/\""));
+    let fr = read(root, "fr/transcripts/2018/04/26/pre-ministerial/index.html");
+    assert!(fr.contains("26 avril 2018"));
+    assert!(fr.contains("Conférence de presse"));
+    assert!(fr.contains("<a class=\"switch\" href=\"/en/transcripts/2018/04/26/pre-ministerial/\" hreflang=\"en\">English</a>"));
+    // an untranslated transcript: the switcher points to the French home, marked unavailable
+    let doorstep = read(root, "en/transcripts/2018/04/27/doorstep/index.html");
+    assert!(
+        doorstep.contains("<a class=\"switch unavailable\" href=\"/fr/\" hreflang=\"fr\">"),
+        "{doorstep}"
+    );
+    // date in its own offset: 18:00 at -05:00 is still the 15th
+    assert!(root
+        .join("public/en/transcripts/2019/01/15/speech/index.html")
+        .exists());
+}
+
+#[test]
+fn listings_paginate_and_fall_back() {
+    let dir = site(None);
+    let root = dir.path();
+    build(&BuildOptions::new(root)).unwrap();
+    let home = read(root, "en/index.html");
+    // newest first, two per page
+    let speech = home.find("/en/transcripts/2019/01/15/speech/").unwrap();
+    let doorstep = home.find("/en/transcripts/2018/04/27/doorstep/").unwrap();
+    assert!(speech < doorstep);
+    assert!(home.contains("<a rel=\"next\" href=\"/en/page/2/\">Page 2</a>"));
+    let page2 = read(root, "en/page/2/index.html");
+    assert!(page2.contains("pre-ministerial") && page2.contains("rel=\"prev\" href=\"/en/\""));
+    // the French strings lack `pagination.page`: the English one is used (fallback)
+    assert!(read(root, "fr/index.html").contains("Accueil"));
+    assert!(read(root, "en/topics/index.html")
+        .contains("<a href=\"/en/topics/russia/\">Russia</a> (2)"));
+    assert!(read(root, "fr/topics/russia/index.html").contains("<h1>Russie</h1>"));
+    assert!(
+        read(root, "en/speakers/jens-stoltenberg/page/2/index.html").contains("Jens Stoltenberg")
+    );
+    assert!(read(root, "fr/speakers/index.html").contains("(1)"));
+    assert!(read(root, "en/account/signin/index.html")
+        .contains("data-min=\"12\" data-policy=\"composition\""));
+    assert!(read(root, "index.html").contains("href=\"/fr/\""));
+    assert!(read(root, "404.html").contains("Page not found"));
+    assert!(read(root, "fr/404.html").contains("Page introuvable"));
+}
+
+#[test]
+fn feeds_sitemap_assets_and_catalog() {
+    let dir = site(None);
+    let root = dir.path();
+    build(&BuildOptions::new(root)).unwrap();
+    let atom = read(root, "fr/atom.xml");
+    assert!(atom.contains("<id>https://press.example.org/fr/atom.xml</id>"));
+    assert_eq!(atom.matches("<entry>").count(), 1);
+
+    let sitemap = read(root, "sitemap.xml");
+    assert!(sitemap.contains(
+        "<loc>https://press.example.org/en/transcripts/2018/04/26/pre-ministerial/</loc>"
+    ));
+    assert!(sitemap.contains("hreflang=\"fr\" href=\"https://press.example.org/fr/transcripts/2018/04/26/pre-ministerial/\""));
+    assert!(sitemap.contains("hreflang=\"x-default\" href=\"https://press.example.org/en/\""));
+    assert!(read(root, "robots.txt").contains("Sitemap: https://press.example.org/sitemap.xml"));
+
+    // fingerprinted assets, referenced from pages
+    let css: Vec<String> = std::fs::read_dir(root.join("public"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("app.") && n.ends_with(".css"))
+        .collect();
+    assert_eq!(css.len(), 1, "{css:?}");
+    assert_eq!(css[0].len(), "app.12345678.css".len());
+    assert!(read(root, "en/index.html").contains(&format!("href=\"/{}\"", css[0])));
+    assert!(root.join("public/img/logo.svg").exists());
+    assert!(root.join("public/media/sg-2018-04-26/poster.jpg").exists());
+
+    let catalog: serde_json::Value =
+        serde_json::from_str(&read(root, "_pressroom/videos.json")).unwrap();
+    assert_eq!(
+        catalog,
+        serde_json::json!({"videos": {"sg-2018-04-26": {
+            "title": "Pre-ministerial press conference",
+            "parts": {
+                "full": {"file": "sg-2018-04-26/full.mp4", "filename": "sg-2018-04-26-full.mp4", "start": null, "end": null},
+                "opening": {"file": "sg-2018-04-26/opening.mp4", "filename": "sg-2018-04-26-opening.mp4", "start": 0, "end": 581}
+            }
+        }}})
+    );
+}
+
+#[test]
+fn drafts_are_built_on_request() {
+    let dir = site(None);
+    let mut options = BuildOptions::new(dir.path());
+    options.drafts = true;
+    let report = build(&options).unwrap();
+    assert_eq!(report.transcripts, 5);
+    assert!(dir
+        .path()
+        .join("public/en/transcripts/2019/02/01/draft/index.html")
+        .exists());
+}
+
+#[test]
+fn malformed_toml_is_located() {
+    let e = build_error("malformed_toml");
+    assert!(e.contains("content/en/bad.md:2:"), "{e}");
+    assert!(e.contains("hint:"), "{e}");
+}
+
+#[test]
+fn unknown_field_suggests_the_right_one() {
+    let e = build_error("unknown_field");
+    assert!(
+        e.contains("content/en/typo.md:5:1: unknown field `speakrs`"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `speakers`?"), "{e}");
+}
+
+#[test]
+fn missing_field_is_named() {
+    let e = build_error("missing_field");
+    assert!(
+        e.contains("content/en/no-date.md:2:1: missing field `date`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn date_without_offset_is_rejected() {
+    let e = build_error("no_offset");
+    assert!(
+        e.contains("content/en/local.md:4:8: date `2018-04-26T10:30:00` has no time zone offset"),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_url_names_both_files() {
+    let e = build_error("duplicate_url");
+    let both = "two transcripts have the URL /en/transcripts/2018/04/27/doorstep/: content/en/2018/doorstep-copy.md and content/en/2018/doorstep.md";
+    assert!(
+        e.contains(&format!("content/en/2018/doorstep.md:1:1: {both}")),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("content/en/2018/doorstep-copy.md:1:1: {both}")),
+        "{e}"
+    );
+}
+
+#[test]
+fn dead_internal_link_is_located() {
+    let e = build_error("dead_link");
+    assert!(e.contains("content/en/links.md:8:3: link to /en/transcripts/2018/04/28/doorstep/ but the site has no such page"), "{e}");
+    assert!(
+        e.contains("did you mean /en/transcripts/2018/04/27/doorstep/?"),
+        "{e}"
+    );
+    assert_eq!(
+        e.matches("no such page").count(),
+        1,
+        "the good link passes: {e}"
+    );
+}
+
+#[test]
+fn unknown_topic_suggests() {
+    let e = build_error("unknown_topic");
+    assert!(
+        e.contains("content/en/topic.md:5:20: unknown topic `rusia`"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `russia`?"), "{e}");
+}
+
+#[test]
+fn unconfigured_language_folder_is_reported() {
+    let e = build_error("unknown_language");
+    assert!(
+        e.contains("content/de: folder `de` is not a configured language"),
+        "{e}"
+    );
+}
+
+#[test]
+fn template_error_names_template_and_line() {
+    let e = build_error("template_error");
+    assert!(e.contains("themes/mini/templates/speakers.html:4:"), "{e}");
+    assert!(
+        e.contains("translation key `speakers.intro` is missing"),
+        "{e}"
+    );
+}
+
+#[test]
+fn all_errors_are_reported_together_sorted() {
+    let dir = site(Some("unknown_field"));
+    copy_tree(&fixtures().join("invalid/no_offset"), dir.path());
+    copy_tree(&fixtures().join("invalid/malformed_toml"), dir.path());
+    let e = build(&BuildOptions::new(dir.path())).unwrap_err();
+    assert_eq!(e.len(), 3, "{e}");
+    let files: Vec<String> = e
+        .diagnostics()
+        .iter()
+        .map(|d| d.path.display().to_string())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "content/en/bad.md",
+            "content/en/local.md",
+            "content/en/typo.md"
+        ]
+    );
+    assert!(e.to_string().ends_with("build failed: 3 errors"));
+}
+
+#[test]
+fn failed_build_leaves_previous_output_untouched() {
+    let dir = site(None);
+    build(&BuildOptions::new(dir.path())).unwrap();
+    let before = read(dir.path(), "en/index.html");
+    copy_tree(&fixtures().join("invalid/dead_link"), dir.path());
+    build(&BuildOptions::new(dir.path())).unwrap_err();
+    assert_eq!(read(dir.path(), "en/index.html"), before);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary folders left: {leftovers:?}"
+    );
+}
+
+#[test]
+fn check_reports_translation_gaps_without_publishing() {
+    let dir = site(None);
+    let report = check(&BuildOptions::new(dir.path())).unwrap();
+    assert!(!dir.path().join("public").exists());
+    assert!(report.missing_keys["fr"].contains(&"pagination.page".to_string()));
+    assert!(report.missing_keys["en"].is_empty());
+    assert_eq!(
+        report.untranslated["fr"],
+        [
+            PathBuf::from("content/en/2018/doorstep.md"),
+            PathBuf::from("content/en/2019/speech.md")
+        ]
+    );
+    assert!(report.untranslated["en"].is_empty());
+    assert!(report
+        .to_string()
+        .contains("fr: 2 transcript(s) not translated"));
+}
