@@ -272,6 +272,7 @@ impl Theme {
         }
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html", ".htm", ".xml"]);
+        tera.set_escape_fn(escape_html);
         if let Err(e) =
             tera.add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
         {
@@ -352,6 +353,23 @@ impl Renderer<'_> {
             template_diagnostic(&self.theme.dir, &self.theme.sources, &e, Some(template))
         })
     }
+}
+
+/// HTML escaping for template output: like tera's, but `/` is left alone so URLs stay readable
+/// (`/en/topics/` rather than `&#x2F;en&#x2F;topics&#x2F;`); it needs no escaping in HTML.
+pub fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len() + input.len() / 8);
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Digs through tera's error chain for the template name, the line, and the root message.
@@ -464,6 +482,11 @@ mod tests {
             e.contains("`nav.hom` is missing") && e.contains("did you mean `nav.home`?"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn escaping_keeps_slashes() {
+        assert_eq!(escape_html("/en/?a=1&b=\"<'>"), "/en/?a=1&amp;b=&quot;&lt;&#x27;&gt;");
     }
 
     #[test]

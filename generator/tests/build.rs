@@ -233,7 +233,7 @@ fn dead_internal_link_is_located() {
 fn unknown_topic_suggests() {
     let e = build_error("unknown_topic");
     assert!(
-        e.contains("content/en/topic.md:5:20: unknown topic `rusia`"),
+        e.contains("content/en/topic.md:5:21: unknown topic `rusia`"),
         "{e}"
     );
     assert!(e.contains("did you mean `russia`?"), "{e}");
