@@ -331,11 +331,6 @@
     return target;
   }
 
-  function focusHeading(screen) {
-    var h = screen.querySelector("h1");
-    if (h) h.focus();
-  }
-
   /* ---------- resend with a visible cool-down ---------- */
 
   function sentAt(purpose) {
@@ -424,7 +419,6 @@
         }
       });
     });
-    focusHeading(screen);
   }
 
   function initVerify(screen) {
@@ -459,7 +453,6 @@
         }
       });
     });
-    focusHeading(screen);
   }
 
   function initWelcome(screen) {
@@ -487,7 +480,6 @@
         }
       });
     });
-    focusHeading(screen);
   }
 
   function initSignin(screen) {
@@ -522,7 +514,6 @@
         }
       });
     });
-    focusField(form, value(form, "email") ? "password" : "email");
   }
 
   function initReset(screen) {
@@ -592,7 +583,6 @@
         }
       });
     });
-    focusHeading(screen);
   }
 
   /* ---------- on every page: header state and download buttons ---------- */
