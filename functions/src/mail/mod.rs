@@ -1,4 +1,6 @@
 //! Implementations of [`crate::ports::Mailer`]: an outbox folder of `.eml` files locally, SES
 //! for Lambda.
 
+pub mod outbox;
 pub mod ses;
+pub mod template;
