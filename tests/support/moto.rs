@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use functions::contract;
+use functions::ports::{CatalogPart, CatalogVideo, VideoCatalog};
 use serde::Deserialize;
 
 /// Environment variable naming another `moto_server` executable (default: `moto_server` on PATH).
@@ -44,7 +45,8 @@ pub struct Provisioned {
     pub sender: String,
     pub reply_to: String,
     pub configuration_set: String,
-    /// `(file name, bytes)` of every video uploaded under `contract::catalog::MEDIA_PREFIX`.
+    /// `(file, bytes)` of every video uploaded under `contract::catalog::MEDIA_PREFIX`, `file`
+    /// as the catalog names it.
     pub videos: Vec<(String, Vec<u8>)>,
 }
 
@@ -252,10 +254,13 @@ impl Moto {
             .context("creating the media bucket")?;
         let videos = vec![
             (
-                "briefing-2024-05-02.mp4".to_owned(),
+                "briefing-2024-05-02/full.mp4".to_owned(),
                 fixture_bytes(1, 200_000),
             ),
-            ("point-presse-été.mp4".to_owned(), fixture_bytes(2, 4_096)),
+            (
+                "point-presse-ete/extrait-1.mp4".to_owned(),
+                fixture_bytes(2, 4_096),
+            ),
         ];
         for (file, bytes) in &videos {
             s3.put_object()
@@ -271,7 +276,7 @@ impl Moto {
             .bucket(&bucket)
             .key(contract::catalog::MEDIA_KEY)
             .content_type("application/json")
-            .body(catalog_json(&videos).into_bytes().into())
+            .body(serde_json::to_vec(&fixture_catalog())?.into())
             .send()
             .await
             .context("uploading the catalog")?;
@@ -368,21 +373,54 @@ pub fn fixture_bytes(seed: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The catalog the generator publishes (`contract::catalog::SITE_PATH`), for the fixture videos.
-fn catalog_json(videos: &[(String, Vec<u8>)]) -> String {
-    let entries: Vec<_> = videos
-        .iter()
-        .enumerate()
-        .map(|(i, (file, bytes))| {
-            serde_json::json!({
-                "id": format!("video-{}", i + 1),
-                "file": file,
-                "title": format!("Fixture video {}", i + 1),
-                "bytes": bytes.len(),
-            })
-        })
-        .collect();
-    serde_json::json!({ "videos": entries }).to_string()
+/// The catalog `pressroom deploy` would upload for the fixture videos: one full video with an
+/// ASCII name, one excerpt whose download name needs RFC 5987 encoding.
+pub fn fixture_catalog() -> VideoCatalog {
+    let part = |file: &str, filename: &str| CatalogPart {
+        file: file.to_owned(),
+        filename: filename.to_owned(),
+        start: None,
+        end: None,
+    };
+    let video = |title: &str, parts: Vec<(&str, CatalogPart)>| CatalogVideo {
+        title: title.to_owned(),
+        parts: parts
+            .into_iter()
+            .map(|(name, part)| (name.to_owned(), part))
+            .collect(),
+    };
+    VideoCatalog {
+        videos: [
+            (
+                "briefing-2024-05-02".to_owned(),
+                video(
+                    "Briefing, 2 May 2024",
+                    vec![(
+                        "full",
+                        part(
+                            "briefing-2024-05-02/full.mp4",
+                            "briefing-2024-05-02-full.mp4",
+                        ),
+                    )],
+                ),
+            ),
+            (
+                "point-presse-ete".to_owned(),
+                video(
+                    "Point presse d'été",
+                    vec![(
+                        "extrait-1",
+                        part(
+                            "point-presse-ete/extrait-1.mp4",
+                            "point-presse-été-extrait-1.mp4",
+                        ),
+                    )],
+                ),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    }
 }
 
 #[derive(Deserialize, Default)]
