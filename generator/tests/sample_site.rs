@@ -1,0 +1,176 @@
+//! End to end: builds the real sample site (the repository root: `content/`, `themes/default/`)
+//! into a temporary folder and checks what readers, crawlers and the download function rely on.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use generator::site::{build, BuildOptions};
+use lol_html::{element, rewrite_str, RewriteStrSettings};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+struct Built {
+    _dir: tempfile::TempDir,
+    out: PathBuf,
+}
+
+fn build_sample() -> Built {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("public");
+    let mut options = BuildOptions::new(repo_root());
+    options.out = Some(out.clone());
+    let report = build(&options).unwrap_or_else(|e| panic!("the sample site must build:\n{e}"));
+    assert!(report.transcripts >= 2, "{report}");
+    Built { _dir: dir, out }
+}
+
+fn files(out: &Path, ext: &str) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(out)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect()
+}
+
+/// `(html lang, html dir, every href/src)` of a page.
+fn scan(html: &str) -> (Option<String>, Option<String>, Vec<String>) {
+    let lang = std::cell::RefCell::new(None);
+    let dir = std::cell::RefCell::new(None);
+    let links = std::cell::RefCell::new(Vec::new());
+    rewrite_str(
+        html,
+        RewriteStrSettings::new()
+            .append_element_content_handler(element!("html", |el| {
+                *lang.borrow_mut() = el.get_attribute("lang");
+                *dir.borrow_mut() = el.get_attribute("dir");
+                Ok(())
+            }))
+            .append_element_content_handler(element!("[href]", |el| {
+                links.borrow_mut().extend(el.get_attribute("href"));
+                Ok(())
+            }))
+            .append_element_content_handler(element!("[src]", |el| {
+                links.borrow_mut().extend(el.get_attribute("src"));
+                Ok(())
+            })),
+    )
+    .unwrap();
+    (lang.into_inner(), dir.into_inner(), links.into_inner())
+}
+
+/// The file a site path is served from, if any.
+fn resolves(out: &Path, path: &str) -> bool {
+    let rel = path.trim_start_matches('/');
+    let file = out.join(rel);
+    if path.ends_with('/') || rel.is_empty() {
+        file.join("index.html").is_file()
+    } else {
+        file.is_file() || file.join("index.html").is_file()
+    }
+}
+
+#[test]
+fn every_internal_link_and_asset_resolves_and_every_page_declares_lang_and_dir() {
+    let site = build_sample();
+    let pages = files(&site.out, "html");
+    assert!(pages.len() > 20, "{} pages", pages.len());
+    let mut broken = BTreeSet::new();
+    for page in &pages {
+        let html = std::fs::read_to_string(page).unwrap();
+        let (lang, dir, links) = scan(&html);
+        let name = page.strip_prefix(&site.out).unwrap().display().to_string();
+        assert!(lang.as_deref().is_some_and(|l| ["en", "fr"].contains(&l)), "{name}: <html lang> is {lang:?}");
+        assert!(dir.as_deref().is_some_and(|d| d == "ltr"), "{name}: <html dir> is {dir:?}");
+        for link in links {
+            let path = link.split(['#', '?']).next().unwrap_or_default();
+            // site paths only: not external, not /api/ (the account functions), not fragments
+            if !path.starts_with('/') || path.starts_with("//") || path.starts_with("/api/") {
+                continue;
+            }
+            if !resolves(&site.out, path) {
+                broken.insert(format!("{name} → {link}"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken internal links:\n{}", broken.into_iter().collect::<Vec<_>>().join("\n"));
+}
+
+#[test]
+fn both_atom_feeds_parse_and_list_transcripts() {
+    let site = build_sample();
+    for lang in ["en", "fr"] {
+        let xml = std::fs::read_to_string(site.out.join(lang).join("atom.xml")).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{lang}/atom.xml: {e}"));
+        let entries: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("entry")).collect();
+        assert!(!entries.is_empty(), "{lang}/atom.xml has no entry");
+        for entry in entries {
+            let link = entry.children().find(|n| n.has_tag_name("link")).and_then(|n| n.attribute("href")).unwrap();
+            let path = link.split_once("://").map_or(link, |(_, rest)| &rest[rest.find('/').unwrap()..]);
+            assert!(path.starts_with(&format!("/{lang}/transcripts/")), "{link}");
+            assert!(resolves(&site.out, path), "{lang}/atom.xml links to {link} which was not built");
+        }
+    }
+}
+
+#[test]
+fn sitemap_has_hreflang_alternates_for_every_translated_transcript() {
+    let site = build_sample();
+    let xml = std::fs::read_to_string(site.out.join("sitemap.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let mut checked = 0;
+    for en in files(&site.out.join("en/transcripts"), "html") {
+        let rel = en.strip_prefix(&site.out.join("en")).unwrap().parent().unwrap().to_string_lossy().replace('\\', "/");
+        let html = std::fs::read_to_string(&en).unwrap();
+        // translated when the page declares a French alternate
+        let Some(fr_url) = html
+            .split("<link rel=\"alternate\" hreflang=\"fr\" href=\"")
+            .nth(1)
+            .map(|s| s[..s.find('"').unwrap()].to_string())
+        else {
+            continue;
+        };
+        let loc = doc
+            .descendants()
+            .find(|n| n.has_tag_name("loc") && n.text().is_some_and(|t| t.ends_with(&format!("/en/{rel}/"))))
+            .unwrap_or_else(|| panic!("sitemap lacks /en/{rel}/"));
+        let url = loc.parent().unwrap();
+        let alternates: Vec<(&str, &str)> = url
+            .children()
+            .filter(|n| n.has_tag_name("link"))
+            .map(|n| (n.attribute("hreflang").unwrap(), n.attribute("href").unwrap()))
+            .collect();
+        assert!(alternates.iter().any(|(l, h)| *l == "fr" && h.ends_with(fr_url.trim_start_matches(|c| c != '/' ).trim_start_matches("//"))), "{rel}: {alternates:?}");
+        assert!(alternates.iter().any(|(l, _)| *l == "en"), "{rel}: {alternates:?}");
+        assert!(alternates.iter().any(|(l, _)| *l == "x-default"), "{rel}: {alternates:?}");
+        checked += 1;
+    }
+    assert!(checked >= 1, "no translated transcript found in the sample site");
+}
+
+#[test]
+fn catalog_lists_the_sample_video_parts() {
+    let site = build_sample();
+    let path = site.out.join(functions::contract::catalog::SITE_PATH);
+    let catalog: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let videos = catalog["videos"].as_object().unwrap();
+    assert!(!videos.is_empty());
+    for (id, video) in videos {
+        let parts = video["parts"].as_object().unwrap();
+        assert!(parts.contains_key("full"), "{id}: {parts:?}");
+        assert_eq!(parts["full"]["file"], format!("{id}/full.mp4"));
+        assert!(parts["full"]["start"].is_null());
+        for (key, part) in parts {
+            assert_eq!(part["filename"], format!("{id}-{key}.mp4"));
+            if key != "full" {
+                assert!(part["start"].as_u64().unwrap() < part["end"].as_u64().unwrap(), "{id}/{key}");
+            }
+        }
+        // the sample media folder holds every part the catalog offers
+        for key in parts.keys() {
+            let file = repo_root().join("content/media").join(id).join(format!("{key}.mp4"));
+            assert!(file.is_file(), "{} missing", file.display());
+        }
+    }
+}
