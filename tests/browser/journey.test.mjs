@@ -73,7 +73,7 @@ async function signIn(page, email, password) {
 }
 
 for (const lang of ['en', 'fr']) {
-  test(`account journey (${lang})`, async () => {
+  test(`account journey (${lang})`, { timeout: 5 * 60 * 1000 }, async (ctx) => {
     const page = await newPage(browser, lang);
     const p = (n, name) => `${lang}-${String(n).padStart(2, '0')}-${name}`;
     const email = testEmail(`journey-${lang}`);
@@ -175,20 +175,36 @@ for (const lang of ['en', 'fr']) {
     await screen(page, p(9, 'reset-email'), `${lang} reset (email)`);
     const beforeReset = await mailCount(email);
     await page.fill('#reset-email', email);
+    // One code a minute per address: the signup code was sent moments ago, so the server refuses
+    // and the screen says, in the page language, how long to wait.
     await page.click('[data-form="reset-email"] [type="submit"]');
-    await page.locator('[data-step="code"]:not([hidden])').waitFor();
+    const limited = page.locator('[data-form="reset-email"] [data-status]:not(:empty)');
+    const codeStep = page.locator('[data-step="code"]:not([hidden])');
+    await limited.or(codeStep).waitFor();
+    if (await limited.isVisible()) {
+      const limitedText = await limited.textContent();
+      const wait = Number((limitedText.match(/\d+/) || [])[0]);
+      assert.ok(wait > 0 && wait <= 60, `rate-limit message gives the wait: ${limitedText}`);
+      assert.equal(limitedText, t['errors.rate_limited'].replace('{seconds}', String(wait)));
+      await screen(page, p(10, 'reset-rate-limited'), `${lang} reset (rate limited)`);
+      await page.waitForTimeout((wait + 1) * 1000);
+      await page.click('[data-form="reset-email"] [type="submit"]');
+    } else {
+      ctx.diagnostic('more than a minute since signup: the rate-limited reset message was not exercised');
+    }
+    await codeStep.waitFor();
     const resetCode = await nextCode(email, beforeReset);
     assert.equal(await page.evaluate(() => document.activeElement.id), 'reset-code');
-    await screen(page, p(10, 'reset-code'), `${lang} reset (code)`);
+    await screen(page, p(11, 'reset-code'), `${lang} reset (code)`);
     await page.fill('#reset-code', resetCode);
     await page.click('[data-form="reset-code"] [type="submit"]');
     await page.locator('[data-step="password"]:not([hidden])').waitFor();
-    await screen(page, p(11, 'reset-password'), `${lang} reset (new password)`);
+    await screen(page, p(12, 'reset-password'), `${lang} reset (new password)`);
     await page.fill('#reset-password', newPassword);
     await page.click('[data-form="reset-password"] [type="submit"]');
     await page.locator('[data-step="done"]:not([hidden])').waitFor();
     assert.equal(await page.evaluate(() => document.activeElement.id), 'reset-done-title');
-    await screen(page, p(12, 'reset-done'), `${lang} reset (done)`);
+    await screen(page, p(13, 'reset-done'), `${lang} reset (done)`);
     await page.click('[data-step="done"] [data-return-link]');
     await page.waitForURL((u) => u.pathname === transcript);
 
@@ -197,11 +213,11 @@ for (const lang of ['en', 'fr']) {
     await signIn(page, email, password);
     await page.locator('#signin-password[aria-invalid="true"], [data-form="login"] [data-status]:not(:empty)').first().waitFor();
     assert.equal(await page.locator('[data-form="login"] [data-status]').textContent(), t['errors.invalid_credentials'], 'the old password no longer works');
-    await screen(page, p(13, 'signin-old-password'), `${lang} sign-in (old password)`);
+    await screen(page, p(14, 'signin-old-password'), `${lang} sign-in (old password)`);
     await signIn(page, email, newPassword);
     await page.waitForURL((u) => u.pathname === transcript);
     await page.locator('[data-account-nav] .account-nav-email').waitFor();
-    await shot(page, p(14, 'back-signed-in'));
+    await shot(page, p(15, 'back-signed-in'));
 
     assert.deepEqual(page.jsErrors, [], 'no script errors');
     await page.context().close();

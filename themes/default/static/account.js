@@ -547,11 +547,6 @@
           rememberEmail(email);
           markSent("reset");
           toCode();
-        } else if (r.error.code === "rate_limited") {
-          // A code was sent moments ago: it is still valid, go and type it.
-          markSent("reset", r.error.retryAfter || COOLDOWN_SECONDS);
-          toCode();
-          setStatus(codeForm, errorMessage(r.error));
         } else {
           showApiError(emailForm, r.error, { invalid_email: "email" });
         }
