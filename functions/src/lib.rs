@@ -1,7 +1,10 @@
 //! Pressroom account functions: the handlers behind `/api/`, the adapters they run on
 //! (SQLite or DynamoDB, an outbox folder or SES, a local or S3 signer) and one binary per Lambda.
 
+pub mod aws;
 pub mod contract;
+pub mod handlers;
+pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod ports;

@@ -1,0 +1,253 @@
+//! Cold start of an account Lambda: read the environment once, build the SDK clients once,
+//! fetch the code-hashing key from Secrets Manager, and wire the AWS adapters into the handlers.
+//!
+//! Everything here runs once per container, before the first request; handlers only borrow what
+//! it built (they never read the environment). A missing or malformed setting stops the cold
+//! start with a message naming the variable, so a misconfigured deploy fails loudly in the
+//! function's log instead of answering 500s.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::contract::env;
+use crate::crypto::SecretKey;
+use crate::domain::{PasswordPolicy, PolicyKind};
+use crate::mail::ses::{SesMailer, SesSettings};
+use crate::sign::s3::{S3Catalog, S3Signer, MAX_URL_TTL};
+use crate::store::dynamo::DynamoStore;
+
+/// A setting the cold start could not use.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("could not read the secret {arn}: {reason}")]
+    Secret { arn: String, reason: String },
+}
+
+/// The Lambda environment ([`crate::contract::env`]), parsed and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsEnv {
+    pub table: String,
+    pub media_bucket: String,
+    pub ses: SesSettings,
+    pub secret_arn: String,
+    pub site_origin: String,
+    pub password_policy: PolicyKind,
+    pub password_min_length: usize,
+    pub download_ttl: Duration,
+}
+
+impl AwsEnv {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, AwsConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests). Empty values count
+    /// as unset, as CloudFormation writes `""` for an omitted optional parameter.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AwsConfigError> {
+        let optional = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| optional(name).ok_or(AwsConfigError::Missing(name));
+        let invalid = |name: &'static str, reason: String| AwsConfigError::Invalid { name, reason };
+
+        let password_policy = match optional(env::PASSWORD_POLICY) {
+            Some(raw) => raw
+                .parse::<PolicyKind>()
+                .map_err(|e| invalid(env::PASSWORD_POLICY, e))?,
+            None => PolicyKind::Composition,
+        };
+        let password_min_length = match optional(env::PASSWORD_MIN_LENGTH) {
+            Some(raw) => raw.trim().parse::<usize>().map_err(|e| {
+                invalid(
+                    env::PASSWORD_MIN_LENGTH,
+                    format!("`{raw}` is not a number: {e}"),
+                )
+            })?,
+            None => 12,
+        };
+        let download_ttl = match optional(env::DOWNLOAD_TTL_SECONDS) {
+            Some(raw) => {
+                let secs = raw.trim().parse::<u64>().map_err(|e| {
+                    invalid(
+                        env::DOWNLOAD_TTL_SECONDS,
+                        format!("`{raw}` is not a number: {e}"),
+                    )
+                })?;
+                let ttl = Duration::from_secs(secs);
+                if secs == 0 || ttl > MAX_URL_TTL {
+                    return Err(invalid(
+                        env::DOWNLOAD_TTL_SECONDS,
+                        format!("{secs} s: a signed URL lives between 1 s and 7 days"),
+                    ));
+                }
+                ttl
+            }
+            None => Duration::from_secs(300),
+        };
+        let site_origin = required(env::SITE_ORIGIN)?.trim_end_matches('/').to_owned();
+        if !(site_origin.starts_with("https://") || site_origin.starts_with("http://")) {
+            return Err(invalid(
+                env::SITE_ORIGIN,
+                format!("`{site_origin}` is not an origin like https://press.example.org"),
+            ));
+        }
+        let sender = required(env::SENDER)?;
+        if !sender.contains('@') {
+            return Err(invalid(
+                env::SENDER,
+                "expected an address like `Pressroom <press@example.org>`".to_owned(),
+            ));
+        }
+        Ok(AwsEnv {
+            table: required(env::TABLE)?,
+            media_bucket: required(env::MEDIA_BUCKET)?,
+            ses: SesSettings {
+                sender,
+                reply_to: optional(env::REPLY_TO),
+                configuration_set: optional(env::SES_CONFIGURATION_SET),
+            },
+            secret_arn: required(env::SECRET_ARN)?,
+            site_origin,
+            password_policy,
+            password_min_length,
+            download_ttl,
+        })
+    }
+
+    pub fn password_policy(&self) -> PasswordPolicy {
+        PasswordPolicy::new(self.password_policy, self.password_min_length)
+    }
+}
+
+/// The AWS implementations of every port, sharing one SDK configuration.
+#[derive(Clone)]
+pub struct AwsAdapters {
+    pub store: DynamoStore,
+    pub mailer: SesMailer,
+    pub signer: S3Signer,
+    pub catalog: S3Catalog,
+    pub code_key: SecretKey,
+}
+
+/// The SDK configuration of the running Lambda (region and credentials from its environment).
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Fetches the code-hashing key: the secret's string (as generated by the template: 64
+/// alphanumerics) or binary value, at least [`SecretKey::MIN_LEN`] bytes.
+pub async fn code_key(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<SecretKey, AwsConfigError> {
+    let failed = |reason: String| AwsConfigError::Secret {
+        arn: arn.to_owned(),
+        reason,
+    };
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| failed(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
+    let bytes = match (out.secret_string(), out.secret_binary()) {
+        (Some(text), _) => text.trim().as_bytes().to_vec(),
+        (None, Some(blob)) => blob.as_ref().to_vec(),
+        (None, None) => return Err(failed("the secret has no value".to_owned())),
+    };
+    let len = bytes.len();
+    SecretKey::new(bytes).ok_or_else(|| {
+        failed(format!(
+            "the key is {len} bytes; at least {} are needed",
+            SecretKey::MIN_LEN
+        ))
+    })
+}
+
+/// Builds every AWS adapter from `settings` and `sdk` (one client per service, shared).
+pub async fn adapters(settings: &AwsEnv, sdk: &SdkConfig) -> Result<AwsAdapters, AwsConfigError> {
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let code_key = code_key(&secrets, &settings.secret_arn).await?;
+    let s3 = aws_sdk_s3::Client::new(sdk);
+    Ok(AwsAdapters {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table),
+        mailer: SesMailer::new(aws_sdk_sesv2::Client::new(sdk), settings.ses.clone()),
+        signer: S3Signer::new(s3.clone(), &settings.media_bucket),
+        catalog: S3Catalog::new(s3, &settings.media_bucket),
+        code_key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const FULL: &[(&str, &str)] = &[
+        (env::TABLE, "pressroom"),
+        (env::SENDER, "Pressroom <press@example.org>"),
+        (env::REPLY_TO, ""),
+        (env::SES_CONFIGURATION_SET, "pressroom"),
+        (env::MEDIA_BUCKET, "media"),
+        (
+            env::SECRET_ARN,
+            "arn:aws:secretsmanager:eu-west-3:1:secret:k",
+        ),
+        (env::SITE_ORIGIN, "https://press.example.org/"),
+        (env::PASSWORD_POLICY, "length"),
+        (env::PASSWORD_MIN_LENGTH, "15"),
+        (env::DOWNLOAD_TTL_SECONDS, "600"),
+    ];
+
+    #[test]
+    fn reads_the_template_environment() {
+        let settings = AwsEnv::from_lookup(lookup(FULL)).unwrap();
+        assert_eq!(settings.site_origin, "https://press.example.org");
+        assert_eq!(settings.ses.reply_to, None, "empty means unset");
+        assert_eq!(settings.ses.configuration_set.as_deref(), Some("pressroom"));
+        assert_eq!(settings.password_policy, PolicyKind::Length);
+        assert_eq!(settings.password_min_length, 15);
+        assert_eq!(settings.download_ttl, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn names_the_variable_that_is_missing_or_wrong() {
+        let without_table: Vec<_> = FULL
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != env::TABLE)
+            .collect();
+        let err = AwsEnv::from_lookup(lookup(&without_table)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable PRESSROOM_TABLE is not set"
+        );
+
+        let mut week_and_a_day = FULL.to_vec();
+        week_and_a_day.retain(|(k, _)| *k != env::DOWNLOAD_TTL_SECONDS);
+        week_and_a_day.push((env::DOWNLOAD_TTL_SECONDS, "691200"));
+        let err = AwsEnv::from_lookup(lookup(&week_and_a_day)).unwrap_err();
+        assert!(
+            err.to_string().contains("PRESSROOM_DOWNLOAD_TTL_SECONDS"),
+            "{err}"
+        );
+
+        let mut bad_policy = FULL.to_vec();
+        bad_policy.retain(|(k, _)| *k != env::PASSWORD_POLICY);
+        bad_policy.push((env::PASSWORD_POLICY, "strong"));
+        let err = AwsEnv::from_lookup(lookup(&bad_policy)).unwrap_err();
+        assert!(err.to_string().contains("unknown password policy"), "{err}");
+    }
+}
