@@ -11,5 +11,7 @@ pub mod content;
 pub mod deploy;
 pub mod error;
 pub mod markdown;
+pub mod search;
+pub mod bench;
 pub mod site;
 pub mod templates;

@@ -1,0 +1,432 @@
+//! Full-text search for the built site, indexed at build time with pagefind running in-process.
+//!
+//! Readers search transcripts without any server: pagefind splits the index into small fragments
+//! that its browser bundle fetches on demand, one index per language (taken from `<html lang>`),
+//! so a French reader searches French transcripts. Only the element marked `data-pagefind-body`
+//! is indexed; the default theme puts it on the transcript `<article>`, so home, topic and
+//! speaker listings never show up as results.
+//!
+//! Two entry points, same output (`{out_dir}/pagefind/`, including `pagefind-ui.js` and
+//! `pagefind-ui.css` that `search.html` loads):
+//!
+//! - [`index_dir`] reads the rendered transcript pages back from `out_dir`. Pagefind parses them
+//!   in parallel, so this is the one to call after the site has been written (it is what
+//!   `site::build` and the benchmark use).
+//! - [`index`] takes pages that are still in memory. Pagefind's in-memory API parses one page at a
+//!   time, so it suits small sites and tests.
+//!
+//! Pagefind's API is async; both functions run it on a private runtime in a scoped thread, so
+//! callers may be plain threads, rayon workers or tasks inside another tokio runtime.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pagefind::api::PagefindIndex;
+use pagefind::options::PagefindServiceConfig;
+
+/// Folder (inside the site's output) that holds the search bundle.
+pub const BUNDLE_DIR: &str = "pagefind";
+
+/// Pages whose files [`index_dir`] reads: transcript pages of every language.
+pub const TRANSCRIPT_GLOB: &str = "*/transcripts/**/*.html";
+
+/// The file pagefind's browser code loads first; it sits at the root of the bundle.
+const ENTRY_FILE: &str = "pagefind-entry.json";
+
+/// The attribute a theme puts on the element to index.
+const BODY_MARKER: &str = "data-pagefind-body";
+
+/// One rendered page handed to [`index`].
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    /// Site-relative URL the search result links to, e.g. `/en/transcripts/2018/04/26/x/`.
+    pub url: String,
+    /// Language code of the page; pagefind itself reads `<html lang>`, this is for the stats.
+    pub lang: String,
+    /// The complete rendered HTML document.
+    pub html: String,
+}
+
+/// What an indexing run did, for the build summary and the benchmark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Pages indexed (those with a `data-pagefind-body` element).
+    pub pages: usize,
+    /// Languages that got an index, sorted.
+    pub languages: Vec<String>,
+    /// Words indexed across all pages (in-memory indexing only; 0 for [`index_dir`]).
+    pub words: u64,
+    /// Files written under `out_dir/pagefind/`.
+    pub files: usize,
+    /// Bytes written under `out_dir/pagefind/`.
+    pub bytes: u64,
+    /// Wall time of parsing, building and writing.
+    pub elapsed: Duration,
+}
+
+/// Why the search index could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// Pagefind refused its configuration (a bug in this module, not in the content).
+    #[error("search: pagefind rejected its configuration: {0}")]
+    Config(String),
+    /// A page could not be parsed.
+    #[error("search: cannot index {url}: {message}")]
+    Page { url: String, message: String },
+    /// Pagefind failed while parsing the site or building the index.
+    #[error("search: pagefind could not build the index: {0}")]
+    Build(String),
+    /// Nothing to index: no page carries `data-pagefind-body`.
+    #[error(
+        "search: no page to index under {0} (transcript pages must carry `data-pagefind-body`)"
+    )]
+    Empty(PathBuf),
+    /// The bundle could not be written.
+    #[error("search: cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The private async runtime could not start.
+    #[error("search: cannot start the indexing runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Indexes pages held in memory and writes the bundle to `out_dir/pagefind/`.
+///
+/// Pages without a `data-pagefind-body` element (listings, search, 404) are skipped before
+/// parsing. An empty `pages` slice, or one where no page is marked, is an error: a site without
+/// a search index would show a search box that finds nothing.
+pub fn index(out_dir: &Path, pages: &[SearchPage]) -> Result<SearchStats, SearchError> {
+    let started = Instant::now();
+    let marked: Vec<&SearchPage> = pages
+        .iter()
+        .filter(|page| page.html.contains(BODY_MARKER))
+        .collect();
+    if marked.is_empty() {
+        return Err(SearchError::Empty(out_dir.to_path_buf()));
+    }
+    let languages: BTreeSet<String> = marked.iter().map(|page| page.lang.clone()).collect();
+    let bundle = out_dir.join(BUNDLE_DIR);
+
+    let (words, files) = run_async(async {
+        let mut search = new_index()?;
+        let mut words = 0u64;
+        for page in &marked {
+            let added = search
+                .add_html_file(None, Some(page.url.clone()), page.html.clone())
+                .await
+                .map_err(|error| SearchError::Page {
+                    url: page.url.clone(),
+                    message: format!("{error:#}"),
+                })?;
+            words += u64::from(added.page_word_count);
+        }
+        let files = search
+            .get_files()
+            .await
+            .map_err(|error| SearchError::Build(format!("{error:#}")))?;
+        Ok((words, files))
+    })?;
+
+    let (count, bytes) = write_bundle(&bundle, files)?;
+    Ok(SearchStats {
+        pages: marked.len(),
+        languages: languages.into_iter().collect(),
+        words,
+        files: count,
+        bytes,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Indexes the transcript pages already written under `out_dir` (files matching
+/// [`TRANSCRIPT_GLOB`]) and writes the bundle to `out_dir/pagefind/`. Parsing runs in parallel.
+pub fn index_dir(out_dir: &Path) -> Result<SearchStats, SearchError> {
+    let started = Instant::now();
+    let bundle = out_dir.join(BUNDLE_DIR);
+    let root = out_dir.to_path_buf();
+
+    let (pages, files) = run_async(async {
+        let mut search = new_index()?;
+        let pages = search
+            .add_directory(
+                root.to_string_lossy().into_owned(),
+                Some(TRANSCRIPT_GLOB.to_string()),
+            )
+            .await
+            .map_err(|error| SearchError::Build(format!("{error:#}")))?;
+        if pages == 0 {
+            return Err(SearchError::Empty(root.clone()));
+        }
+        let files = search
+            .get_files()
+            .await
+            .map_err(|error| SearchError::Build(format!("{error:#}")))?;
+        Ok((pages, files))
+    })?;
+
+    let languages = languages_of(&files);
+    let (count, bytes) = write_bundle(&bundle, files)?;
+    Ok(SearchStats {
+        pages,
+        languages,
+        words: 0,
+        files: count,
+        bytes,
+        elapsed: started.elapsed(),
+    })
+}
+
+fn new_index() -> Result<PagefindIndex, SearchError> {
+    let config = PagefindServiceConfig::builder()
+        .keep_index_url(false)
+        .build();
+    PagefindIndex::new(Some(config)).map_err(|error| SearchError::Config(format!("{error:#}")))
+}
+
+/// Runs `work` to completion on a fresh multi-threaded runtime in a scoped thread, so this works
+/// whether or not the caller is itself inside a tokio runtime.
+fn run_async<T, F>(work: F) -> Result<T, SearchError>
+where
+    T: Send,
+    F: std::future::Future<Output = Result<T, SearchError>> + Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .map_err(SearchError::Runtime)?;
+                runtime.block_on(work)
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Pagefind names each language's entry file `pagefind/wasm.{lang}.pagefind` and its index
+/// `pagefind/pagefind.{lang}_{hash}.pf_meta`; the latter tells which languages were indexed.
+fn languages_of(files: &[pagefind::api::SyntheticFile]) -> Vec<String> {
+    let mut languages = BTreeSet::new();
+    for file in files {
+        let Some(name) = file.filename.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        if let Some(rest) = name
+            .strip_prefix("pagefind.")
+            .and_then(|rest| rest.strip_suffix(".pf_meta"))
+        {
+            if let Some((lang, _hash)) = rest.rsplit_once('_') {
+                languages.insert(lang.to_string());
+            }
+        }
+    }
+    languages.into_iter().collect()
+}
+
+/// Replaces `bundle` with pagefind's files. Pagefind names them under its own default output
+/// folder (which depends on its version and the working directory); that folder is the one
+/// holding `pagefind-entry.json`, and only the part below it is kept.
+fn write_bundle(
+    bundle: &Path,
+    files: Vec<pagefind::api::SyntheticFile>,
+) -> Result<(usize, u64), SearchError> {
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SearchError::Write { path, source }
+    };
+    let base = files
+        .iter()
+        .find(|file| file.filename.file_name() == Some(std::ffi::OsStr::new(ENTRY_FILE)))
+        .and_then(|file| file.filename.parent())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| SearchError::Build(format!("pagefind produced no {ENTRY_FILE}")))?;
+    if bundle.exists() {
+        std::fs::remove_dir_all(bundle).map_err(write_error(bundle))?;
+    }
+    let mut bytes = 0u64;
+    let count = files.len();
+    for file in files {
+        let relative = file
+            .filename
+            .strip_prefix(&base)
+            .map_err(|_| {
+                SearchError::Build(format!(
+                    "pagefind file {} is outside its bundle {}",
+                    file.filename.display(),
+                    base.display()
+                ))
+            })?
+            .to_path_buf();
+        let target = bundle.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(write_error(parent))?;
+        }
+        std::fs::write(&target, &file.contents).map_err(write_error(&target))?;
+        bytes += file.contents.len() as u64;
+    }
+    Ok((count, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(lang: &str, url: &str, body: &str, marked: bool) -> SearchPage {
+        let marker = if marked { " data-pagefind-body" } else { "" };
+        SearchPage {
+            url: url.to_string(),
+            lang: lang.to_string(),
+            html: format!(
+                "<!doctype html><html lang=\"{lang}\"><head><title>t</title></head><body>\
+                 <nav>Menu navigation</nav><article{marker}><h1>{url}</h1><p>{body}</p></article>\
+                 </body></html>"
+            ),
+        }
+    }
+
+    /// The text of every fragment (one per indexed page): gzip files starting `pagefind_dcd`.
+    fn fragments(bundle: &Path) -> Vec<String> {
+        use std::io::Read;
+        let mut texts = Vec::new();
+        let listing: Vec<_> = walkdir::WalkDir::new(bundle)
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|e| e.path().display().to_string())
+            .collect();
+        let dir = std::fs::read_dir(bundle.join("fragment"))
+            .unwrap_or_else(|e| panic!("no fragment folder ({e}) in {listing:#?}"));
+        for entry in dir {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_string(&mut text)
+                .unwrap();
+            texts.push(text);
+        }
+        texts.sort();
+        texts
+    }
+
+    #[test]
+    fn in_memory_pages_get_a_bundle_per_language_and_skip_unmarked_pages() {
+        let out = tempfile::tempdir().unwrap();
+        let pages = vec![
+            page(
+                "en",
+                "/en/transcripts/a/",
+                "Ministers discuss Iraq training",
+                true,
+            ),
+            page(
+                "en",
+                "/en/transcripts/b/",
+                "Cyber defence and resilience",
+                true,
+            ),
+            page(
+                "fr",
+                "/fr/transcripts/a/",
+                "Les ministres parlent de l'Irak",
+                true,
+            ),
+            page("en", "/en/", "Latest transcripts listing", false),
+        ];
+        let stats = index(out.path(), &pages).unwrap();
+        assert_eq!(stats.pages, 3, "the unmarked listing page is skipped");
+        assert_eq!(stats.languages, vec!["en".to_string(), "fr".to_string()]);
+        assert!(stats.words >= 12, "words counted: {}", stats.words);
+        let bundle = out.path().join(BUNDLE_DIR);
+        for file in [
+            "pagefind.js",
+            "pagefind-ui.js",
+            "pagefind-ui.css",
+            "pagefind-entry.json",
+        ] {
+            assert!(
+                bundle.join(file).is_file(),
+                "{file} missing from the bundle"
+            );
+        }
+        let texts = fragments(&bundle);
+        assert_eq!(texts.len(), 3, "one fragment per indexed page");
+        assert!(
+            texts.iter().any(|t| t.contains("Iraq training")),
+            "{texts:?}"
+        );
+        assert!(
+            texts.iter().any(|t| t.contains("/fr/transcripts/a/")),
+            "{texts:?}"
+        );
+        assert!(
+            !texts.iter().any(|t| t.contains("Menu navigation")),
+            "only the marked element is indexed: {texts:?}"
+        );
+        let entry = std::fs::read_to_string(bundle.join("pagefind-entry.json")).unwrap();
+        assert!(
+            entry.contains("\"en\"") && entry.contains("\"fr\""),
+            "{entry}"
+        );
+        assert!(stats.files > 5 && stats.bytes > 10_000, "{stats:?}");
+    }
+
+    #[test]
+    fn pages_on_disk_are_indexed_with_their_site_urls() {
+        let out = tempfile::tempdir().unwrap();
+        for p in [
+            page(
+                "en",
+                "/en/transcripts/2018/04/26/x/",
+                "Iraq training mission",
+                true,
+            ),
+            page(
+                "fr",
+                "/fr/transcripts/2018/04/26/x/",
+                "Mission de formation en Irak",
+                true,
+            ),
+        ] {
+            let file = out
+                .path()
+                .join(p.url.trim_start_matches('/'))
+                .join("index.html");
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, p.html).unwrap();
+        }
+        // A listing outside the transcript folders is not read at all.
+        std::fs::write(
+            out.path().join("en-home.html"),
+            page("en", "/", "x", false).html,
+        )
+        .unwrap();
+
+        let stats = index_dir(out.path()).unwrap();
+        assert_eq!(stats.pages, 2);
+        assert_eq!(stats.languages, vec!["en".to_string(), "fr".to_string()]);
+        let bundle = out.path().join(BUNDLE_DIR);
+        assert!(bundle.join("pagefind-ui.js").is_file());
+        let texts = fragments(&bundle);
+        assert_eq!(texts.len(), 2);
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("\"url\":\"/fr/transcripts/2018/04/26/x/\"")),
+            "URLs are site paths without index.html: {texts:?}"
+        );
+    }
+
+    #[test]
+    fn a_site_without_marked_pages_is_an_error_not_an_empty_search() {
+        let out = tempfile::tempdir().unwrap();
+        let error = index(out.path(), &[page("en", "/en/", "x", false)]).unwrap_err();
+        assert!(matches!(error, SearchError::Empty(_)), "{error}");
+        let error = index_dir(out.path()).unwrap_err();
+        assert!(matches!(error, SearchError::Empty(_)), "{error}");
+    }
+}
