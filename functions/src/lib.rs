@@ -3,6 +3,8 @@
 
 pub mod aws;
 pub mod contract;
+pub mod handlers;
+pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod ports;
