@@ -90,6 +90,8 @@ pub enum DeployError {
     },
     #[error("deploy task failed: {0}")]
     Task(String),
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 fn s3_error<E>(operation: &'static str, bucket: &str, key: &str, err: E) -> DeployError
@@ -107,8 +109,8 @@ where
 /// Command-line options of `pressroom deploy`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeployArgs {
-    /// Project root (holds pressroom.toml)
-    #[arg(long, default_value = ".")]
+    /// Site root: the folder holding pressroom.toml
+    #[arg(long, default_value = ".", env = "PRESSROOM_ROOT")]
     pub root: PathBuf,
     /// Built site to publish, relative to --root
     #[arg(long, default_value = "public")]
@@ -470,7 +472,17 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Run `pressroom deploy` with credentials from the usual AWS chain.
+/// [`run`] on a runtime of its own, for the synchronous CLI.
+pub fn run_blocking(args: &DeployArgs) -> Result<Summary, DeployError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(DeployError::Runtime)?
+        .block_on(run(args))
+}
+
+/// Run `pressroom deploy` with credentials from the usual AWS chain; with `--dry-run` the plan
+/// is printed, one change per line.
 pub async fn run(args: &DeployArgs) -> Result<Summary, DeployError> {
     let clients = Clients::from_env(args.endpoint_url.as_deref()).await;
     let options = Options::from(args);
@@ -1100,15 +1112,29 @@ async fn multipart_upload(
         Some((id, _)) => {
             let mut marker = None;
             loop {
-                let parts = s3
+                let listed = s3
                     .list_parts()
                     .bucket(bucket)
                     .key(key)
                     .upload_id(&id)
                     .set_part_number_marker(marker.clone())
                     .send()
-                    .await
-                    .map_err(|e| s3_error("ListParts", bucket, key, e))?;
+                    .await;
+                // Some S3-compatible servers answer ListParts in a shape the SDK cannot read
+                // (moto 5.2: `ListPartsResponse`). The upload itself is still good: keep it and
+                // send every part again (re-sending a part number replaces it).
+                let parts = match listed {
+                    Ok(parts) => parts,
+                    Err(e) => {
+                        tracing::warn!(
+                            key,
+                            error = %DisplayErrorContext(&e),
+                            "could not list the parts already uploaded; sending them all again"
+                        );
+                        existing_parts.clear();
+                        break;
+                    }
+                };
                 for p in parts.parts() {
                     if let (Some(n), Some(etag)) = (p.part_number(), p.e_tag()) {
                         existing_parts.insert(
