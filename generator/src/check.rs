@@ -31,8 +31,11 @@ impl CheckReport {
 
 /// Loads and renders the site in memory (never touching the output folder) and reports.
 pub fn check(options: &BuildOptions) -> Result<CheckReport, BuildErrors> {
-    let site = Site::load(options)?;
-    let output = site.render(false)?;
+    let options = BuildOptions {
+        progress: false,
+        ..options.clone()
+    };
+    let (site, output) = Site::load_and_render(&options)?;
     let mut report = CheckReport {
         pages: output.pages,
         ..CheckReport::default()

@@ -95,8 +95,7 @@ impl std::fmt::Display for BuildReport {
 /// Builds the site into its output folder, atomically.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
     let started = Instant::now();
-    let site = Site::load(options)?;
-    let output = site.render(options.progress)?;
+    let (site, output) = Site::load_and_render(options)?;
     let out_dir = options.out_dir();
     let search_on = site.config.search && !site.transcripts.is_empty();
     let search = write_atomically(&out_dir, |tmp| {
@@ -104,9 +103,10 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
         if search_on {
             crate::search::index_dir(tmp).map(Some).map_err(|e| {
                 vec![
-                    Diagnostic::file(tmp.join(crate::search::BUNDLE_DIR), e.to_string()).with_hint(
-                        "transcript pages must carry `data-pagefind-body` (themes/README.md)",
-                    ),
+                    Diagnostic::file(out_dir.join(crate::search::BUNDLE_DIR), e.to_string())
+                        .with_hint(
+                            "transcript pages must carry `data-pagefind-body` (themes/README.md)",
+                        ),
                 ]
             })
         } else {
@@ -152,7 +152,9 @@ pub struct Output {
 
 impl Site {
     /// Loads and validates configuration, theme and content; renders transcript markdown.
-    pub fn load(options: &BuildOptions) -> Result<Site, BuildErrors> {
+    /// The site as far as it loads (valid transcripts only) and every problem found; fails
+    /// outright only when the configuration or the theme cannot be loaded.
+    fn load_partial(options: &BuildOptions) -> Result<(Site, Vec<Diagnostic>), BuildErrors> {
         let root = options.root.clone();
         let config = Config::load(&root)?;
         let mut errors = Vec::new();
@@ -278,15 +280,42 @@ impl Site {
         }
 
         match theme {
-            Some(theme) if errors.is_empty() => Ok(Site {
-                config,
-                theme,
-                topics,
-                transcripts,
-                bodies: bodies.into_iter().map(|b| b.html).collect(),
-                root,
-            }),
-            _ => Err(BuildErrors::new(errors)),
+            Some(theme) => Ok((
+                Site {
+                    config,
+                    theme,
+                    topics,
+                    transcripts,
+                    bodies: bodies.into_iter().map(|b| b.html).collect(),
+                    root,
+                },
+                errors,
+            )),
+            None => Err(BuildErrors::new(errors)),
+        }
+    }
+
+    /// Loads and validates configuration, theme and content; renders transcript markdown.
+    pub fn load(options: &BuildOptions) -> Result<Site, BuildErrors> {
+        let (site, errors) = Self::load_partial(options)?;
+        if errors.is_empty() {
+            Ok(site)
+        } else {
+            Err(BuildErrors::new(errors))
+        }
+    }
+
+    /// Loads, then renders in memory; content and template errors are reported together
+    /// (pages are still rendered from the valid transcripts to find template errors).
+    pub fn load_and_render(options: &BuildOptions) -> Result<(Site, Output), BuildErrors> {
+        let (site, mut errors) = Self::load_partial(options)?;
+        match site.render(options.progress) {
+            Ok(output) if errors.is_empty() => Ok((site, output)),
+            Ok(_) => Err(BuildErrors::new(errors)),
+            Err(more) => {
+                errors.extend(more.diagnostics().iter().cloned());
+                Err(BuildErrors::new(errors))
+            }
         }
     }
 

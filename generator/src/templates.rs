@@ -103,7 +103,7 @@ impl I18n {
     ) -> Result<Value, String> {
         let Some(value) = self.get(lang, key) else {
             let mut message = format!(
-                "translation key `{key}` is missing in i18n/{lang}.toml and in the default language `{}`",
+                "translation key `{key}` is missing in i18n/{}.toml (the default language, the fallback of every other)",
                 self.default
             );
             if let Some(s) = did_you_mean(key, self.keys()) {
@@ -135,9 +135,11 @@ impl I18n {
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "`date.months` (an array of the twelve month names) is missing in i18n/{lang}.toml"
-            )),
+            ))
+            }
         };
         let pattern = match self.get(lang, "date.format") {
             Some(toml::Value::String(s)) => s.as_str(),
@@ -486,7 +488,10 @@ mod tests {
 
     #[test]
     fn escaping_keeps_slashes() {
-        assert_eq!(escape_html("/en/?a=1&b=\"<'>"), "/en/?a=1&amp;b=&quot;&lt;&#x27;&gt;");
+        assert_eq!(
+            escape_html("/en/?a=1&b=\"<'>"),
+            "/en/?a=1&amp;b=&quot;&lt;&#x27;&gt;"
+        );
     }
 
     #[test]

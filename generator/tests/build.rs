@@ -263,8 +263,9 @@ fn all_errors_are_reported_together_sorted() {
     let dir = site(Some("unknown_field"));
     copy_tree(&fixtures().join("invalid/no_offset"), dir.path());
     copy_tree(&fixtures().join("invalid/malformed_toml"), dir.path());
+    copy_tree(&fixtures().join("invalid/template_error"), dir.path());
     let e = build(&BuildOptions::new(dir.path())).unwrap_err();
-    assert_eq!(e.len(), 3, "{e}");
+    assert_eq!(e.len(), 4, "content and template errors together: {e}");
     let files: Vec<String> = e
         .diagnostics()
         .iter()
@@ -275,10 +276,11 @@ fn all_errors_are_reported_together_sorted() {
         [
             "content/en/bad.md",
             "content/en/local.md",
-            "content/en/typo.md"
+            "content/en/typo.md",
+            "themes/mini/templates/speakers.html"
         ]
     );
-    assert!(e.to_string().ends_with("build failed: 3 errors"));
+    assert!(e.to_string().ends_with("build failed: 4 errors"));
 }
 
 #[test]

@@ -8,7 +8,10 @@ use generator::site::{build, BuildOptions};
 use lol_html::{element, rewrite_str, RewriteStrSettings};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 struct Built {
@@ -81,8 +84,14 @@ fn every_internal_link_and_asset_resolves_and_every_page_declares_lang_and_dir()
         let html = std::fs::read_to_string(page).unwrap();
         let (lang, dir, links) = scan(&html);
         let name = page.strip_prefix(&site.out).unwrap().display().to_string();
-        assert!(lang.as_deref().is_some_and(|l| ["en", "fr"].contains(&l)), "{name}: <html lang> is {lang:?}");
-        assert!(dir.as_deref().is_some_and(|d| d == "ltr"), "{name}: <html dir> is {dir:?}");
+        assert!(
+            lang.as_deref().is_some_and(|l| ["en", "fr"].contains(&l)),
+            "{name}: <html lang> is {lang:?}"
+        );
+        assert!(
+            dir.as_deref().is_some_and(|d| d == "ltr"),
+            "{name}: <html dir> is {dir:?}"
+        );
         for link in links {
             let path = link.split(['#', '?']).next().unwrap_or_default();
             // site paths only: not external, not /api/ (the account functions), not fragments
@@ -94,7 +103,11 @@ fn every_internal_link_and_asset_resolves_and_every_page_declares_lang_and_dir()
             }
         }
     }
-    assert!(broken.is_empty(), "broken internal links:\n{}", broken.into_iter().collect::<Vec<_>>().join("\n"));
+    assert!(
+        broken.is_empty(),
+        "broken internal links:\n{}",
+        broken.into_iter().collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
@@ -102,14 +115,27 @@ fn both_atom_feeds_parse_and_list_transcripts() {
     let site = build_sample();
     for lang in ["en", "fr"] {
         let xml = std::fs::read_to_string(site.out.join(lang).join("atom.xml")).unwrap();
-        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{lang}/atom.xml: {e}"));
-        let entries: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("entry")).collect();
+        let doc =
+            roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{lang}/atom.xml: {e}"));
+        let entries: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("entry"))
+            .collect();
         assert!(!entries.is_empty(), "{lang}/atom.xml has no entry");
         for entry in entries {
-            let link = entry.children().find(|n| n.has_tag_name("link")).and_then(|n| n.attribute("href")).unwrap();
-            let path = link.split_once("://").map_or(link, |(_, rest)| &rest[rest.find('/').unwrap()..]);
+            let link = entry
+                .children()
+                .find(|n| n.has_tag_name("link"))
+                .and_then(|n| n.attribute("href"))
+                .unwrap();
+            let path = link
+                .split_once("://")
+                .map_or(link, |(_, rest)| &rest[rest.find('/').unwrap()..]);
             assert!(path.starts_with(&format!("/{lang}/transcripts/")), "{link}");
-            assert!(resolves(&site.out, path), "{lang}/atom.xml links to {link} which was not built");
+            assert!(
+                resolves(&site.out, path),
+                "{lang}/atom.xml links to {link} which was not built"
+            );
         }
     }
 }
@@ -121,7 +147,13 @@ fn sitemap_has_hreflang_alternates_for_every_translated_transcript() {
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let mut checked = 0;
     for en in files(&site.out.join("en/transcripts"), "html") {
-        let rel = en.strip_prefix(&site.out.join("en")).unwrap().parent().unwrap().to_string_lossy().replace('\\', "/");
+        let rel = en
+            .strip_prefix(site.out.join("en"))
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         let html = std::fs::read_to_string(&en).unwrap();
         // translated when the page declares a French alternate
         let Some(fr_url) = html
@@ -133,27 +165,54 @@ fn sitemap_has_hreflang_alternates_for_every_translated_transcript() {
         };
         let loc = doc
             .descendants()
-            .find(|n| n.has_tag_name("loc") && n.text().is_some_and(|t| t.ends_with(&format!("/en/{rel}/"))))
+            .find(|n| {
+                n.has_tag_name("loc")
+                    && n.text()
+                        .is_some_and(|t| t.ends_with(&format!("/en/{rel}/")))
+            })
             .unwrap_or_else(|| panic!("sitemap lacks /en/{rel}/"));
         let url = loc.parent().unwrap();
         let alternates: Vec<(&str, &str)> = url
             .children()
             .filter(|n| n.has_tag_name("link"))
-            .map(|n| (n.attribute("hreflang").unwrap(), n.attribute("href").unwrap()))
+            .map(|n| {
+                (
+                    n.attribute("hreflang").unwrap(),
+                    n.attribute("href").unwrap(),
+                )
+            })
             .collect();
-        assert!(alternates.iter().any(|(l, h)| *l == "fr" && h.ends_with(fr_url.trim_start_matches(|c| c != '/' ).trim_start_matches("//"))), "{rel}: {alternates:?}");
-        assert!(alternates.iter().any(|(l, _)| *l == "en"), "{rel}: {alternates:?}");
-        assert!(alternates.iter().any(|(l, _)| *l == "x-default"), "{rel}: {alternates:?}");
+        assert!(
+            alternates.iter().any(|(l, h)| *l == "fr"
+                && h.ends_with(
+                    fr_url
+                        .trim_start_matches(|c| c != '/')
+                        .trim_start_matches("//")
+                )),
+            "{rel}: {alternates:?}"
+        );
+        assert!(
+            alternates.iter().any(|(l, _)| *l == "en"),
+            "{rel}: {alternates:?}"
+        );
+        assert!(
+            alternates.iter().any(|(l, _)| *l == "x-default"),
+            "{rel}: {alternates:?}"
+        );
         checked += 1;
     }
-    assert!(checked >= 1, "no translated transcript found in the sample site");
+    assert!(
+        checked >= 1,
+        "no translated transcript found in the sample site"
+    );
 }
 
 #[test]
 fn catalog_lists_the_sample_video_parts() {
     let site = build_sample();
     let path = site.out.join(functions::contract::catalog::SITE_PATH);
-    let catalog: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let videos = catalog["videos"].as_object().unwrap();
     assert!(!videos.is_empty());
     for (id, video) in videos {
@@ -164,12 +223,18 @@ fn catalog_lists_the_sample_video_parts() {
         for (key, part) in parts {
             assert_eq!(part["filename"], format!("{id}-{key}.mp4"));
             if key != "full" {
-                assert!(part["start"].as_u64().unwrap() < part["end"].as_u64().unwrap(), "{id}/{key}");
+                assert!(
+                    part["start"].as_u64().unwrap() < part["end"].as_u64().unwrap(),
+                    "{id}/{key}"
+                );
             }
         }
         // the sample media folder holds every part the catalog offers
         for key in parts.keys() {
-            let file = repo_root().join("content/media").join(id).join(format!("{key}.mp4"));
+            let file = repo_root()
+                .join("content/media")
+                .join(id)
+                .join(format!("{key}.mp4"));
             assert!(file.is_file(), "{} missing", file.display());
         }
     }
