@@ -653,3 +653,46 @@ async fn the_catalog_is_cached_and_a_missing_one_is_reported() {
         Err(CatalogError::Malformed(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_key_comes_from_secrets_manager() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let create = |name: &'static str, value: String| {
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .create_secret()
+                .name(name)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let generated = "k3Y".repeat(21) + "z"; // 64 alphanumerics, as the template generates
+    let arn = create("pressroom-code-key", format!("{generated}\n")).await;
+    let key = functions::aws::code_key(&secrets, &arn).await.unwrap();
+    assert_eq!(key.bytes(), generated.as_bytes(), "trimmed, used as is");
+
+    let short = create("too-short", "x".repeat(16)).await;
+    let err = functions::aws::code_key(&secrets, &short)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("16 bytes"), "{err}");
+
+    let err = functions::aws::code_key(
+        &secrets,
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("could not read the secret"),
+        "{err}"
+    );
+}

@@ -103,13 +103,16 @@ impl Signer for S3Signer {
     }
 }
 
+/// A fetched catalog and when it was fetched.
+type Cached = (Instant, Arc<VideoCatalog>);
+
 /// The catalog of downloadable videos, read from the media bucket and cached briefly.
 #[derive(Debug, Clone)]
 pub struct S3Catalog {
     client: Client,
     bucket: String,
     max_age: Duration,
-    cached: Arc<Mutex<Option<(Instant, Arc<VideoCatalog>)>>>,
+    cached: Arc<Mutex<Option<Cached>>>,
 }
 
 impl S3Catalog {
