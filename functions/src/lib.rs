@@ -4,6 +4,8 @@
 pub mod aws;
 pub mod contract;
 pub mod handlers;
+pub mod local;
+pub mod http;
 pub mod config;
 pub mod crypto;
 pub mod domain;

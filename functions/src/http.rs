@@ -1,0 +1,248 @@
+//! The two front ends of [`handle`]: an axum [`Router`] for the local server (`/api/*` plus the
+//! signed local media route) and a `lambda_http` adapter for the Lambdas, where each binary
+//! serves only its own routes from [`crate::contract::FUNCTIONS`] and answers 404 to the rest.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use http::{header, HeaderValue, StatusCode};
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::contract::{Function, FUNCTIONS};
+use crate::handlers::{handle, ApiRequest, ApiResponse, App, MAX_BODY_BYTES};
+use crate::sign::local::{LocalSigner, SignedUrlError, ROUTE_PREFIX};
+
+fn to_axum(r: ApiResponse) -> Response {
+    let mut resp = Response::new(Body::from(r.body));
+    *resp.status_mut() = r.status;
+    *resp.headers_mut() = r.headers;
+    resp
+}
+
+async fn api(State(state): State<Arc<LocalState>>, req: Request) -> Response {
+    let client_ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
+        Ok(b) => b,
+        Err(_) => {
+            return to_axum(ApiResponse::json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"error": {"code": "payload_too_large", "message": "the request body is too large"}}),
+            ))
+        }
+    };
+    let api_req = ApiRequest {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
+        body,
+        client_ip,
+    };
+    to_axum(handle(&state.app, api_req).await)
+}
+
+/// What the local router serves from.
+struct LocalState {
+    app: App,
+    signer: LocalSigner,
+    media_dir: PathBuf,
+}
+
+/// `GET /media-signed/{file}?exp=…&filename=…&sig=…`: checks the signature and expiry, then
+/// serves the file (with range requests) as an attachment named `filename`.
+async fn media(State(state): State<Arc<LocalState>>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let Some(raw_file) = path.strip_prefix(ROUTE_PREFIX) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let file = match urlencoding::decode(raw_file) {
+        Ok(f) => f.into_owned(),
+        Err(_) => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let mut exp = None;
+    let mut filename = None;
+    let mut sig = None;
+    for kv in req.uri().query().unwrap_or("").split('&') {
+        let Some((k, v)) = kv.split_once('=') else {
+            continue;
+        };
+        let v = urlencoding::decode(v).map(|v| v.into_owned()).ok();
+        match k {
+            "exp" => exp = v.and_then(|v| v.parse::<i64>().ok()),
+            "filename" => filename = v,
+            "sig" => sig = v,
+            _ => {}
+        }
+    }
+    let (Some(exp), Some(filename), Some(sig)) = (exp, filename, sig) else {
+        return (StatusCode::FORBIDDEN, "invalid download link\n").into_response();
+    };
+    match state
+        .signer
+        .verify(&file, exp, &filename, &sig, state.app.clock.now())
+    {
+        Ok(()) => {}
+        Err(SignedUrlError::Expired) => {
+            return (StatusCode::GONE, "this download link has expired\n").into_response()
+        }
+        Err(SignedUrlError::BadSignature) => {
+            return (StatusCode::FORBIDDEN, "invalid download link\n").into_response()
+        }
+    }
+    let full = state.media_dir.join(&file);
+    let mut resp = match tower_http::services::ServeFile::new(&full)
+        .oneshot(req)
+        .await
+    {
+        Ok(r) => r.map(Body::new),
+        Err(e) => match e {},
+    };
+    let safe_name: String = filename
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{safe_name}\"; filename*=UTF-8''{}",
+        urlencoding::encode(&filename)
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    resp
+}
+
+/// The local server's account routes: `/api/*` and `/media-signed/*`. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so throttling sees client addresses.
+pub fn local_router(app: App, signer: LocalSigner, media_dir: PathBuf) -> Router {
+    let state = Arc::new(LocalState {
+        app,
+        signer,
+        media_dir,
+    });
+    Router::new()
+        .route("/api/{*rest}", any(api))
+        .route("/media-signed/{*file}", get(media))
+        .with_state(state)
+}
+
+// ---- Lambda ------------------------------------------------------------------------------------
+
+/// The contract entry for a binary name.
+pub fn function(name: &str) -> Option<&'static Function> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+fn serves(function: &Function, method: &http::Method, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    function
+        .routes
+        .iter()
+        .any(|(m, p)| *p == path && m.eq_ignore_ascii_case(method.as_str()))
+}
+
+/// Converts a Lambda event to an [`ApiRequest`].
+pub fn from_lambda(event: lambda_http::Request) -> ApiRequest {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let client_ip: Option<IpAddr> = match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref().and_then(|s| s.parse().ok())
+        }
+        _ => None,
+    };
+    let (parts, body) = event.into_parts();
+    let body = match body {
+        lambda_http::Body::Empty => bytes::Bytes::new(),
+        lambda_http::Body::Text(t) => bytes::Bytes::from(t),
+        lambda_http::Body::Binary(b) => bytes::Bytes::from(b),
+    };
+    ApiRequest {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
+        body,
+        client_ip,
+    }
+}
+
+/// Converts an [`ApiResponse`] to a Lambda response.
+pub fn to_lambda(r: ApiResponse) -> lambda_http::Response<lambda_http::Body> {
+    let mut resp = lambda_http::Response::new(lambda_http::Body::Text(
+        String::from_utf8_lossy(&r.body).into_owned(),
+    ));
+    *resp.status_mut() = r.status;
+    *resp.headers_mut() = r.headers;
+    resp
+}
+
+/// Handles one Lambda event for `function`: its own routes go to [`handle`], anything else 404s.
+pub async fn handle_lambda(
+    app: &App,
+    function: &Function,
+    event: lambda_http::Request,
+) -> lambda_http::Response<lambda_http::Body> {
+    let req = from_lambda(event);
+    if !serves(function, &req.method, &req.path) {
+        return to_lambda(ApiResponse::json(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": "not_found", "message": "no such API endpoint"}}),
+        ));
+    }
+    to_lambda(handle(app, req).await)
+}
+
+/// Logs as JSON-free plain lines to stderr (CloudWatch), level from `RUST_LOG` (default info).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Runs the Lambda named `name` (a [`FUNCTIONS`] entry) until the runtime stops it.
+pub async fn run_lambda(name: &str, app: App) -> Result<(), lambda_http::Error> {
+    let function =
+        function(name).ok_or_else(|| format!("no function named `{name}` in the contract"))?;
+    let app = Arc::new(app);
+    lambda_http::run(lambda_http::service_fn(move |event| {
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle_lambda(&app, function, event).await) }
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_function_serves_only_its_routes() {
+        let reg = function("registration").unwrap();
+        assert!(serves(reg, &http::Method::POST, "/api/signup"));
+        assert!(!serves(reg, &http::Method::GET, "/api/signup"));
+        assert!(!serves(reg, &http::Method::POST, "/api/login"));
+        let dl = function("download").unwrap();
+        assert!(serves(dl, &http::Method::GET, "/api/download"));
+        assert!(function("nope").is_none());
+    }
+}
