@@ -6,14 +6,19 @@
 //! start with a message naming the variable, so a misconfigured deploy fails loudly in the
 //! function's log instead of answering 500s.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::config::Config;
 use crate::contract::env;
 use crate::crypto::SecretKey;
 use crate::domain::{PasswordPolicy, PolicyKind};
+use crate::handlers::App;
 use crate::mail::ses::{SesMailer, SesSettings};
+use crate::mail::template::EmailTheme;
 use crate::sign::s3::{S3Catalog, S3Signer, MAX_URL_TTL};
 use crate::store::dynamo::DynamoStore;
 
@@ -180,6 +185,29 @@ pub async fn adapters(settings: &AwsEnv, sdk: &SdkConfig) -> Result<AwsAdapters,
         catalog: S3Catalog::new(s3, &settings.media_bucket),
         code_key,
     })
+}
+
+/// Everything a Lambda needs, built once per container from its environment: the handlers'
+/// [`Config`], one SDK client per service, the code key from Secrets Manager and the embedded
+/// email theme (checked to render in every language before the first request).
+pub async fn app_from_env() -> anyhow::Result<App> {
+    let config = Config::from_env().context("reading the function's settings")?;
+    let settings = AwsEnv::from_env().context("reading the function's AWS resources")?;
+    let theme = EmailTheme::embedded().context("loading the email templates")?;
+    theme
+        .validate(&config.email)
+        .context("checking the email templates")?;
+    let sdk = sdk_config().await;
+    let aws = adapters(&settings, &sdk).await?;
+    Ok(App::new(
+        config,
+        aws.code_key,
+        Arc::new(aws.store),
+        Arc::new(aws.mailer),
+        Arc::new(aws.signer),
+        Arc::new(aws.catalog),
+        Arc::new(theme),
+    ))
 }
 
 #[cfg(test)]
