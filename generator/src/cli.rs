@@ -25,6 +25,8 @@ pub enum Command {
     Check(SiteArgs),
     /// Generate a synthetic corpus and time cold builds, rebuilds and search indexing.
     Bench(crate::bench::BenchArgs),
+    /// Build, serve on 127.0.0.1 with working accounts, rebuild and reload on changes.
+    Serve(crate::serve::ServeArgs),
 }
 
 /// Where the site is.
@@ -70,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{report}");
         }
         Command::Bench(args) => crate::bench::main(&args)?,
+        Command::Serve(args) => crate::serve::main(&args)?,
         Command::Check(args) => {
             let report = crate::check::check(&args.options())?;
             print!("{report}");

@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod error;
 pub mod markdown;
 pub mod search;
+pub mod serve;
 pub mod bench;
 pub mod site;
 pub mod templates;
