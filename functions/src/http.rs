@@ -231,6 +231,28 @@ pub async fn run_lambda(name: &str, app: App) -> Result<(), lambda_http::Error> 
     .await
 }
 
+/// The whole `main` of an account Lambda: read the environment and build the AWS adapters once
+/// (cold start), then serve `name`'s routes. A bad setting stops the cold start, naming it.
+pub async fn lambda_main(name: &str) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let config = crate::config::Config::from_env()?;
+    let aws_env = crate::aws::AwsEnv::from_env()?;
+    let sdk = crate::aws::sdk_config().await;
+    let adapters = crate::aws::adapters(&aws_env, &sdk).await?;
+    let theme = crate::mail::template::EmailTheme::embedded()?;
+    theme.validate(&config.email)?;
+    let app = App::new(
+        config,
+        adapters.code_key,
+        Arc::new(adapters.store),
+        Arc::new(adapters.mailer),
+        Arc::new(adapters.signer),
+        Arc::new(adapters.catalog),
+        Arc::new(theme),
+    );
+    run_lambda(name, app).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,8 @@
+//! Lambda `session`: sign-in, sign-out and who am I (POST /api/login, /api/logout, GET /api/me).
+//! Configuration and AWS clients are built once at cold start; routes come from
+//! `functions::contract::FUNCTIONS`, anything else answers 404.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    functions::http::lambda_main("session").await
+}
