@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
 /// The HTML of a transcript body and what the site needs to check in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -443,9 +443,6 @@ pub fn slugify(text: &str) -> String {
     }
     out
 }
-
-/// The heading level type, re-exported for callers building tables of contents.
-pub type Level = HeadingLevel;
 
 #[cfg(test)]
 mod tests {

@@ -128,7 +128,8 @@ impl I18n {
     }
 
     /// `26 April 2018` / `26 avril 2018`: the pattern `date.format` (placeholders `{day}`,
-    /// `{month}`, `{year}`) and the twelve names `date.months` come from the i18n files.
+    /// `{month}`, `{year}`), the twelve names `date.months` and the optional `date.first_day`
+    /// (`1er`) come from the i18n files.
     pub fn format_date(&self, lang: &str, date: &DateTime<FixedOffset>) -> Result<String, String> {
         let month = match self.get(lang, "date.months") {
             Some(toml::Value::Array(names)) if names.len() == 12 => names[date.month0() as usize]
@@ -145,8 +146,15 @@ impl I18n {
             Some(toml::Value::String(s)) => s.as_str(),
             _ => "{day} {month} {year}",
         };
+        // French writes the first of the month as an ordinal: "1er avril"
+        // (looked up in this language only: an ordinal never falls back to another language)
+        let first_day = self.strings.get(lang).and_then(|s| s.get("date.first_day"));
+        let day = match (date.day(), first_day) {
+            (1, Some(toml::Value::String(first))) => first.clone(),
+            (d, _) => d.to_string(),
+        };
         Ok(pattern
-            .replace("{day}", &date.day().to_string())
+            .replace("{day}", &day)
             .replace("{month}", &month)
             .replace("{year}", &date.year().to_string()))
     }
@@ -463,7 +471,7 @@ mod tests {
             "en",
             [
                 ("en", PathBuf::from("en.toml"), "[nav]\nhome = \"Home\"\npage = \"Page {n} of {total}\"\n[date]\nmonths = [\"January\",\"February\",\"March\",\"April\",\"May\",\"June\",\"July\",\"August\",\"September\",\"October\",\"November\",\"December\"]\n"),
-                ("fr", PathBuf::from("fr.toml"), "[nav]\nhome = \"Accueil\"\n[date]\nmonths = [\"janvier\",\"février\",\"mars\",\"avril\",\"mai\",\"juin\",\"juillet\",\"août\",\"septembre\",\"octobre\",\"novembre\",\"décembre\"]\n"),
+                ("fr", PathBuf::from("fr.toml"), "[nav]\nhome = \"Accueil\"\n[date]\nfirst_day = \"1er\"\nmonths = [\"janvier\",\"février\",\"mars\",\"avril\",\"mai\",\"juin\",\"juillet\",\"août\",\"septembre\",\"octobre\",\"novembre\",\"décembre\"]\n"),
             ],
         )
         .unwrap()
@@ -505,6 +513,9 @@ mod tests {
         let d = DateTime::parse_from_rfc3339("2018-04-26T10:30:00+02:00").unwrap();
         assert_eq!(i18n().format_date("en", &d).unwrap(), "26 April 2018");
         assert_eq!(i18n().format_date("fr", &d).unwrap(), "26 avril 2018");
+        let first = DateTime::parse_from_rfc3339("2018-04-01T10:30:00+02:00").unwrap();
+        assert_eq!(i18n().format_date("fr", &first).unwrap(), "1er avril 2018");
+        assert_eq!(i18n().format_date("en", &first).unwrap(), "1 April 2018");
     }
 
     #[test]
