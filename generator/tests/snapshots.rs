@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use generator::markdown::render;
 
 fn body(rel: &str) -> String {
-    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join(rel);
+    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     // the body follows the second `+++` line
     let mut parts = text.splitn(3, "+++\n");
@@ -17,10 +20,20 @@ fn body(rel: &str) -> String {
 
 #[test]
 fn seed_transcript_in_english() {
-    insta::assert_snapshot!(render(&body("content/en/2018/04/pre-ministerial-press-conference.md")).html);
+    insta::assert_snapshot!(
+        render(&body(
+            "content/en/2018/04/pre-ministerial-press-conference.md"
+        ))
+        .html
+    );
 }
 
 #[test]
 fn seed_transcript_in_french() {
-    insta::assert_snapshot!(render(&body("content/fr/2018/04/pre-ministerial-press-conference.md")).html);
+    insta::assert_snapshot!(
+        render(&body(
+            "content/fr/2018/04/pre-ministerial-press-conference.md"
+        ))
+        .html
+    );
 }
