@@ -146,7 +146,7 @@ impl Config {
             let mut d = Diagnostic::at_offset(
                 CONFIG_FILE,
                 &source,
-                source.find("theme").unwrap_or(0),
+                key_offset(&source, "theme"),
                 format!(
                     "theme `{}` does not exist (no folder themes/{0})",
                     config.theme
@@ -174,7 +174,11 @@ impl Config {
     fn validate(&self, source: &str) -> Result<(), BuildErrors> {
         let mut errors = Vec::new();
         let at = |needle: &str| {
-            let offset = source.find(needle).unwrap_or(0);
+            let offset = if needle.starts_with('"') {
+                source.find(needle).unwrap_or(0)
+            } else {
+                key_offset(source, needle)
+            };
             crate::error::line_col(source, offset)
         };
         if self.languages.is_empty() {
@@ -311,6 +315,21 @@ const FIELDS: &[&str] = &[
     "password_min_length",
 ];
 
+/// Byte offset of the line assigning `key` (`key = …`), skipping comments; 0 when absent.
+fn key_offset(source: &str, key: &str) -> usize {
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                return offset + (line.len() - trimmed.len());
+            }
+        }
+        offset += line.len();
+    }
+    0
+}
+
 fn list_dirs(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
@@ -400,10 +419,17 @@ password_min_length = 15
 
     #[test]
     fn default_language_must_be_configured() {
-        let e =
-            Config::parse(&VALID.replace("default_language = \"en\"", "default_language = \"de\""))
-                .unwrap_err();
-        assert!(e.to_string().contains("default language `de`"), "{e}");
+        let source = format!(
+            "# the default_language is used for /\n{}",
+            VALID.replace("default_language = \"en\"", "default_language = \"de\"")
+        );
+        let e = Config::parse(&source).unwrap_err();
+        // located on the assignment, not on the comment
+        assert!(
+            e.to_string()
+                .contains("pressroom.toml:5:1: default language `de`"),
+            "{e}"
+        );
     }
 
     #[test]
