@@ -696,3 +696,301 @@ async fn the_code_key_comes_from_secrets_manager() {
         "{err}"
     );
 }
+
+// ---- the whole account journey, through the handlers, on DynamoDB + SES + S3 ----
+
+const ORIGIN: &str = "http://127.0.0.1:8080";
+const PASSWORD: &str = "Correct-Horse-42!";
+
+/// An [`App`] wired exactly as a Lambda's cold start wires it (`functions::aws`), pointed at moto.
+async fn aws_app(aws: &Aws) -> functions::handlers::App {
+    use functions::contract::env;
+    let p = &aws.provisioned;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws.sdk);
+    let arn = secrets
+        .create_secret()
+        .name("pressroom-code-key")
+        .secret_string("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01")
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let vars = [
+        (env::TABLE, p.table.clone()),
+        (env::SENDER, p.sender.clone()),
+        (env::REPLY_TO, p.reply_to.clone()),
+        (env::SES_CONFIGURATION_SET, p.configuration_set.clone()),
+        (env::MEDIA_BUCKET, p.bucket.clone()),
+        (env::SECRET_ARN, arn),
+        (env::SITE_ORIGIN, ORIGIN.to_owned()),
+        (env::PASSWORD_POLICY, "composition".to_owned()),
+        (env::PASSWORD_MIN_LENGTH, "12".to_owned()),
+        (env::DOWNLOAD_TTL_SECONDS, "120".to_owned()),
+    ];
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let config = functions::config::Config::from_lookup(lookup).unwrap();
+    let settings = functions::aws::AwsEnv::from_lookup(lookup).unwrap();
+    let adapters = functions::aws::adapters_with_s3(&settings, &aws.sdk, aws.s3())
+        .await
+        .unwrap();
+    let theme = functions::mail::template::EmailTheme::embedded().unwrap();
+    theme.validate(&config.email).unwrap();
+    functions::handlers::App::new(
+        config,
+        adapters.code_key,
+        Arc::new(adapters.store),
+        Arc::new(adapters.mailer),
+        Arc::new(adapters.signer),
+        Arc::new(adapters.catalog),
+        Arc::new(theme),
+    )
+}
+
+fn api(
+    method: http::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    cookie: Option<&str>,
+) -> functions::handlers::ApiRequest {
+    let mut req = functions::handlers::ApiRequest::new(method, path);
+    req.headers
+        .insert(http::header::ORIGIN, http::HeaderValue::from_static(ORIGIN));
+    req.client_ip = Some("203.0.113.9".parse().unwrap());
+    if let Some(body) = body {
+        req.headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        req.body = serde_json::to_vec(&body).unwrap().into();
+    }
+    if let Some(cookie) = cookie {
+        req.headers.insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_str(cookie).unwrap(),
+        );
+    }
+    req
+}
+
+fn session_cookie(response: &functions::handlers::ApiResponse) -> String {
+    let set_cookie = response
+        .headers
+        .get(http::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie");
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn latest_code(aws: &Aws, address: &str) -> String {
+    let sent = aws.moto.emails_to(address).await.unwrap();
+    sent.last()
+        .and_then(|m| m.code())
+        .unwrap_or_else(|| panic!("no code emailed to {address}: {sent:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_journalist_signs_up_verifies_signs_in_and_downloads_on_aws() {
+    use functions::handlers::handle;
+    use http::Method;
+    let aws = aws().await;
+    let app = aws_app(&aws).await;
+    let address = "reporter@example.org";
+
+    let signup =
+        json_body(serde_json::json!({"email": address, "password": PASSWORD, "lang": "fr"}));
+    let r = handle(&app, api(Method::POST, "/api/signup", signup, None)).await;
+    assert_eq!(r.status, 202, "{:?}", r.json_body());
+    let sent = aws.moto.emails_to(address).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].source, aws.provisioned.sender);
+    let code = sent[0].code().expect("a six-digit code in the email");
+
+    let r = handle(
+        &app,
+        api(
+            Method::POST,
+            "/api/verify",
+            json_body(serde_json::json!({"email": address, "code": code})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.json_body());
+    let r = handle(
+        &app,
+        api(
+            Method::POST,
+            "/api/verify",
+            json_body(serde_json::json!({"email": address, "code": code})),
+            None,
+        ),
+    )
+    .await;
+    assert!(
+        r.status.is_client_error(),
+        "a code works once: {:?}",
+        r.json_body()
+    );
+
+    let r = handle(
+        &app,
+        api(
+            Method::POST,
+            "/api/login",
+            json_body(serde_json::json!({"email": address, "password": PASSWORD})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.json_body());
+    let cookie = session_cookie(&r);
+    let r = handle(&app, api(Method::GET, "/api/me", None, Some(&cookie))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json_body()["email"], address, "{:?}", r.json_body());
+
+    let r = handle(
+        &app,
+        api(
+            Method::GET,
+            "/api/download?video=point-presse-ete&part=extrait-1",
+            None,
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{:?}", r.json_body());
+    let url = r.json_body()["url"].as_str().unwrap().to_owned();
+    let parsed = reqwest::Url::parse(&url).unwrap();
+    assert_eq!(
+        query_param(&parsed, "X-Amz-Expires").as_deref(),
+        Some("120")
+    );
+    assert_eq!(
+        query_param(&parsed, "response-content-disposition").as_deref(),
+        Some("attachment; filename=\"point-presse-_t_-extrait-1.mp4\"; filename*=UTF-8''point-presse-%C3%A9t%C3%A9-extrait-1.mp4")
+    );
+    let bytes = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    assert!(bytes.as_ref() == tests::moto::fixture_bytes(2, 4_096).as_slice());
+    let log = app
+        .store
+        .downloads(Utc::now() - chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].video.as_str(), log[0].part.as_str()),
+        ("point-presse-ete", "extrait-1")
+    );
+
+    let r = handle(&app, api(Method::POST, "/api/logout", None, Some(&cookie))).await;
+    assert!(r.status.is_success());
+    let r = handle(&app, api(Method::GET, "/api/me", None, Some(&cookie))).await;
+    assert_eq!(
+        r.error_code().as_deref(),
+        Some("not_signed_in"),
+        "the session is gone from DynamoDB: {:?}",
+        r.json_body()
+    );
+}
+
+fn json_body(value: serde_json::Value) -> Option<serde_json::Value> {
+    Some(value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_signups_through_the_api_make_one_account() {
+    use functions::handlers::handle;
+    let aws = aws().await;
+    let app = Arc::new(aws_app(&aws).await);
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = serde_json::json!({"email": "twice@example.org", "password": PASSWORD});
+            handle(
+                &app,
+                api(http::Method::POST, "/api/signup", Some(body), None),
+            )
+            .await
+            .status
+        }));
+    }
+    for task in tasks {
+        let status = task.await.unwrap();
+        assert!(status == 202 || status == 429, "{status}");
+    }
+    let accounts = aws_sdk_dynamodb::Client::new(&aws.sdk)
+        .scan()
+        .table_name(&aws.provisioned.table)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .filter(|item| item["sk"].as_s().is_ok_and(|sk| sk == "ACCOUNT"))
+        .count();
+    assert_eq!(accounts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_codes_through_the_api_kill_the_code() {
+    use functions::handlers::{handle, MAX_CODE_ATTEMPTS};
+    let aws = aws().await;
+    let app = Arc::new(aws_app(&aws).await);
+    let address = "guesser@example.org";
+    let body = serde_json::json!({"email": address, "password": PASSWORD});
+    let r = handle(
+        &app,
+        api(http::Method::POST, "/api/signup", Some(body), None),
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    let code = latest_code(&aws, address).await;
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let mut tasks = Vec::new();
+    for _ in 0..15 {
+        let app = app.clone();
+        let wrong = wrong.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = serde_json::json!({"email": address, "code": wrong});
+            handle(
+                &app,
+                api(http::Method::POST, "/api/verify", Some(body), None),
+            )
+            .await
+            .status
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().is_client_error());
+    }
+    let stored = app
+        .store
+        .code(&email(address), Purpose::Signup)
+        .await
+        .unwrap();
+    if let Some(stored) = stored {
+        assert!(
+            stored.attempts <= MAX_CODE_ATTEMPTS,
+            "{} attempts",
+            stored.attempts
+        );
+    }
+    let body = serde_json::json!({"email": address, "code": code});
+    let r = handle(
+        &app,
+        api(http::Method::POST, "/api/verify", Some(body), None),
+    )
+    .await;
+    assert!(
+        r.status.is_client_error(),
+        "after {MAX_CODE_ATTEMPTS} wrong guesses even the right code is refused: {:?}",
+        r.json_body()
+    );
+}

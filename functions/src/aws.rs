@@ -175,9 +175,17 @@ pub async fn code_key(
 
 /// Builds every AWS adapter from `settings` and `sdk` (one client per service, shared).
 pub async fn adapters(settings: &AwsEnv, sdk: &SdkConfig) -> Result<AwsAdapters, AwsConfigError> {
+    adapters_with_s3(settings, sdk, aws_sdk_s3::Client::new(sdk)).await
+}
+
+/// [`adapters`] with a given S3 client (path-style addressing for an S3-compatible test server).
+pub async fn adapters_with_s3(
+    settings: &AwsEnv,
+    sdk: &SdkConfig,
+    s3: aws_sdk_s3::Client,
+) -> Result<AwsAdapters, AwsConfigError> {
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
     let code_key = code_key(&secrets, &settings.secret_arn).await?;
-    let s3 = aws_sdk_s3::Client::new(sdk);
     Ok(AwsAdapters {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table),
         mailer: SesMailer::new(aws_sdk_sesv2::Client::new(sdk), settings.ses.clone()),

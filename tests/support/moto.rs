@@ -65,7 +65,8 @@ pub struct SentEmail {
 }
 
 impl SentEmail {
-    /// The first run of exactly six ASCII digits in the message: the emailed code.
+    /// The emailed code: the first run of exactly six ASCII digits standing alone (not part of
+    /// a longer number or word, and not a `#003366` colour in the HTML).
     pub fn code(&self) -> Option<String> {
         let bytes = self.body.as_bytes();
         let mut i = 0;
@@ -75,7 +76,11 @@ impl SentEmail {
                 while i < bytes.len() && bytes[i].is_ascii_digit() {
                     i += 1;
                 }
-                if i - start == 6 {
+                let before = start.checked_sub(1).map(|j| bytes[j]);
+                let after = bytes.get(i).copied();
+                let standalone = !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'#')
+                    && !after.is_some_and(|c| c.is_ascii_alphanumeric());
+                if i - start == 6 && standalone {
                     return Some(self.body[start..i].to_owned());
                 }
             } else {
@@ -473,7 +478,7 @@ mod tests {
             source: String::new(),
             destinations: vec![],
             subject: String::new(),
-            body: "ref 20240502 — votre code : 042917".into(),
+            body: "<p style=\"color:#003366\">ref 20240502 — votre code : 042917</p>".into(),
             raw: false,
         };
         assert_eq!(mail.code().as_deref(), Some("042917"));
