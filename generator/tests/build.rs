@@ -321,3 +321,42 @@ fn check_reports_translation_gaps_without_publishing() {
         .to_string()
         .contains("fr: 2 transcript(s) not translated"));
 }
+
+#[test]
+fn cli_prints_a_summary_or_every_error_and_exits_non_zero() {
+    let dir = site(None);
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_pressroom"))
+        .args(["build", "--root"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        stdout.starts_with("built ") && stdout.contains("in 2 languages"),
+        "{stdout}"
+    );
+
+    copy_tree(&fixtures().join("invalid/unknown_field"), dir.path());
+    let failed = std::process::Command::new(env!("CARGO_BIN_EXE_pressroom"))
+        .args(["check", "--root"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.starts_with(
+            "content/en/typo.md:5:1: unknown field `speakrs`\n  hint: did you mean `speakers`?"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.trim_end().ends_with("build failed: 1 error"),
+        "{stderr}"
+    );
+}
