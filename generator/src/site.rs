@@ -258,7 +258,11 @@ impl Site {
             .par_iter()
             .map(|t| markdown::render(t.body()))
             .collect();
-        let known = known_urls(&config, &transcripts);
+        let screens: Vec<String> = theme
+            .as_ref()
+            .map(|t| t.templates_under("account/"))
+            .unwrap_or_default();
+        let known = known_urls(&config, &transcripts, &screens);
         for (t, body) in transcripts.iter().zip(&bodies) {
             for link in &body.links {
                 if let Some(path) = internal_path(&config, &link.url) {
@@ -619,10 +623,20 @@ fn internal_path<'a>(config: &Config, url: &'a str) -> Option<&'a str> {
 }
 
 /// Every URL of the site that a transcript may link to.
-fn known_urls(config: &Config, transcripts: &[Transcript]) -> BTreeSet<String> {
+fn known_urls(
+    config: &Config,
+    transcripts: &[Transcript],
+    account_templates: &[String],
+) -> BTreeSet<String> {
     let mut known = BTreeSet::new();
     for l in &config.languages {
         let c = &l.code;
+        for template in account_templates {
+            let screen = template
+                .trim_start_matches("account/")
+                .trim_end_matches(".html");
+            known.insert(format!("/{c}/account/{screen}/"));
+        }
         for p in ["", "topics/", "speakers/", "atom.xml", "404.html"] {
             known.insert(format!("/{c}/{p}"));
         }
