@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { REPO, startServer, launchBrowser, newPage, codeFor, mailsTo, axe, shot, testEmail } from './harness.mjs';
+import { REPO, ARTIFACTS, startServer, launchBrowser, newPage, codeFor, mailsTo, axe, shot, testEmail } from './harness.mjs';
 
 let server;
 let browser;
@@ -145,7 +145,9 @@ for (const lang of ['en', 'fr']) {
     await page.waitForURL((u) => u.pathname === transcript);
     await page.locator('[data-account-nav] .account-nav-email').waitFor();
     assert.equal(await page.locator('[data-account-nav] .account-nav-email').textContent(), t['nav.signed_in_as'].replace('{email}', email));
+    assert.ok(!(await page.locator('[data-signin-link]').isVisible()), 'no sign-in link while signed in');
     await screen(page, p(8, 'transcript-signed-in'), `${lang} transcript (signed in)`);
+    await page.locator('header').first().screenshot({ path: path.join(ARTIFACTS, `${p(8, 'header-signed-in')}.png`) });
     for (const part of ['full', 'opening-statement']) {
       const got = await download(page, part);
       const expected = await readFile(path.join(REPO, 'content', 'media', got.video, `${part}.mp4`));
@@ -159,6 +161,7 @@ for (const lang of ['en', 'fr']) {
     await page.locator('[data-account-nav] [role="status"]').waitFor();
     assert.equal(await page.locator('[data-account-nav] [role="status"]').textContent(), t['nav.signed_out']);
     assert.equal((await page.evaluate(() => fetch('/api/me').then((r) => r.status))), 401);
+    assert.ok(await page.locator('[data-signin-link]').isVisible(), 'the sign-in link is back');
     await page.click('[data-signin-link]');
     await page.waitForURL(/\/account\/signin\/\?return=/);
     await signIn(page, email, password);

@@ -169,11 +169,16 @@
     setStatus(form, "");
   }
 
-  function setStatus(form, message, kind) {
+  /**
+   * Announces `message` in the form's live region. `quiet`: the message is already shown next to
+   * its field, so the region only speaks it (visually hidden) instead of showing it twice.
+   */
+  function setStatus(form, message, kind, quiet) {
     var s = form.querySelector("[data-status]");
     if (!s) return;
     s.textContent = message || "";
     s.setAttribute("data-kind", kind || "error");
+    s.classList.toggle("visually-hidden", !!quiet);
   }
 
   /** Shows an API error on its field when it has one, else in the form's live status. */
@@ -181,7 +186,7 @@
     var message = errorMessage(error);
     var name = fieldFor && fieldFor[error.code];
     if (name && setFieldError(form, name, message)) {
-      setStatus(form, message);
+      setStatus(form, message, "error", true);
       focusField(form, name);
       return;
     }
@@ -211,7 +216,7 @@
       if (msg && !first) first = name;
     });
     if (first) {
-      setStatus(form, form.querySelector('[data-error-for="' + first + '"]').textContent);
+      setStatus(form, form.querySelector('[data-error-for="' + first + '"]').textContent, "error", true);
       focusField(form, first);
     }
     return !first;
@@ -310,7 +315,7 @@
       .filter(Boolean);
     var msg = t("errors.weak_password") + (extra.length ? " " + extra.join("; ") + "." : "");
     setFieldError(form, "password", msg);
-    setStatus(form, msg);
+    setStatus(form, msg, "error", true);
     focusField(form, "password");
   }
 
@@ -623,14 +628,22 @@
         live.setAttribute("role", "status");
         live.textContent = t("nav.signed_out");
         slot.appendChild(live);
-        doc.querySelectorAll("[data-signin-link]").forEach(function (a) { a.hidden = false; });
+        showSigninLinks(true);
         var signin = doc.querySelector("[data-signin-link]");
         if (signin) signin.focus();
       });
     });
     slot.appendChild(doc.createTextNode(" "));
     slot.appendChild(out);
-    doc.querySelectorAll("[data-signin-link]").forEach(function (a) { a.hidden = true; });
+    showSigninLinks(false);
+  }
+
+  /** The header's sign-in link, shown only to signed-out readers (inline style: theme CSS may set display). */
+  function showSigninLinks(on) {
+    doc.querySelectorAll("[data-signin-link]").forEach(function (a) {
+      a.hidden = !on;
+      a.style.display = on ? "" : "none";
+    });
   }
 
   function initSigninLinks() {
