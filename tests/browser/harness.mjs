@@ -21,8 +21,11 @@ export const ARTIFACTS = path.join(REPO, 'tests', 'artifacts');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const START_TIMEOUT_MS = 10 * 60 * 1000; // the first run may compile the binary
 
-/** A running `pressroom serve`: `{url, root, state, stop(), output()}`. Fails loudly if it doesn't come up. */
-export async function startServer() {
+/**
+ * A running `pressroom serve` (`watch`: rebuild on changes): `{url, root, state, stop(), output()}`.
+ * Fails loudly if it doesn't come up.
+ */
+export async function startServer({ watch = false } = {}) {
   const root = await mkdtemp(path.join(tmpdir(), 'pressroom-site-'));
   const state = path.join(root, '.pressroom');
   for (const entry of ['content', 'themes', 'pressroom.toml']) {
@@ -31,7 +34,7 @@ export async function startServer() {
   const [cmd, ...pre] = process.env.PRESSROOM_BIN
     ? [process.env.PRESSROOM_BIN]
     : ['cargo', 'run', '-q', '-p', 'generator', '--bin', 'pressroom', '--'];
-  const args = [...pre, 'serve', '--root', root, '--port', '0', '--state', state, '--no-watch'];
+  const args = [...pre, 'serve', '--root', root, '--port', '0', '--state', state, ...(watch ? [] : ['--no-watch'])];
   const child = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   let log = '';
   const url = await new Promise((resolve, reject) => {
