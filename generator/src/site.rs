@@ -235,6 +235,41 @@ impl Site {
                 }
             }
         }
+        // one video belongs to one transcript (in any number of languages), with the same parts
+        let shape = |v: &content::Video| {
+            let parts: Vec<_> = v
+                .parts
+                .iter()
+                .map(|p| (p.key.clone(), p.start, p.end))
+                .collect();
+            (v.duration, parts)
+        };
+        let mut videos: HashMap<&str, &Transcript> = HashMap::new();
+        for t in &transcripts {
+            let Some(video) = &t.video else { continue };
+            match videos.get(video.id.as_str()) {
+                None => {
+                    videos.insert(&video.id, t);
+                }
+                Some(first) if first.translation_key != t.translation_key => errors.push(
+                    Diagnostic::at(&t.source, 1, 1, format!(
+                        "video `{}` is already attached to {}, another transcript",
+                        video.id,
+                        first.source.display()
+                    ))
+                    .with_hint("a video belongs to one transcript; translations share it through the same translation key"),
+                ),
+                Some(first) if first.video.as_ref().map(shape) != Some(shape(video)) => errors.push(
+                    Diagnostic::at(&t.source, 1, 1, format!(
+                        "video `{}` has other parts or duration than in {}",
+                        video.id,
+                        first.source.display()
+                    ))
+                    .with_hint("translations describe the same video: copy the [video] table, translating only the part titles"),
+                ),
+                Some(_) => {}
+            }
+        }
         if let Some(theme) = &theme {
             for language in &config.languages {
                 if let Err(message) = theme

@@ -360,3 +360,12 @@ fn cli_prints_a_summary_or_every_error_and_exits_non_zero() {
         "{stderr}"
     );
 }
+
+#[test]
+fn translations_must_describe_the_same_video() {
+    let e = build_error("video_mismatch");
+    assert!(
+        e.contains("content/fr/2018/pre-ministerial.md:1:1: video `sg-2018-04-26` has other parts or duration than in content/en/2018/pre-ministerial.md"),
+        "{e}"
+    );
+}
