@@ -298,6 +298,31 @@ impl Moto {
 
     /// Every message SES accepted so far, oldest first (`GET /moto-api/data.json`).
     pub async fn sent_emails(&self) -> anyhow::Result<Vec<SentEmail>> {
+        MotoClient::new(&self.endpoint).sent_emails().await
+    }
+
+    /// Messages sent to `address`, oldest first.
+    pub async fn emails_to(&self, address: &str) -> anyhow::Result<Vec<SentEmail>> {
+        MotoClient::new(&self.endpoint).emails_to(address).await
+    }
+}
+
+/// Reads moto's recorded state over HTTP, given only its endpoint (for holders that cannot
+/// borrow the [`Moto`] that owns the process).
+#[derive(Debug, Clone)]
+pub struct MotoClient {
+    endpoint: String,
+}
+
+impl MotoClient {
+    pub fn new(endpoint: &str) -> Self {
+        MotoClient {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Every message SES accepted so far, oldest first (`GET /moto-api/data.json`).
+    pub async fn sent_emails(&self) -> anyhow::Result<Vec<SentEmail>> {
         let url = format!("{}/moto-api/data.json", self.endpoint);
         let data: MotoData = reqwest::get(&url)
             .await
@@ -349,6 +374,32 @@ impl Moto {
             .filter(|m| m.destinations.iter().any(|d| d.contains(address)))
             .collect())
     }
+}
+
+/// The text a mail client shows for an HTML body: tags removed, entities for `&<>"'` decoded,
+/// whitespace collapsed.
+pub fn html_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Drop for Moto {
@@ -462,6 +513,14 @@ struct MotoRawMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_text_drops_tags_and_their_attributes() {
+        assert_eq!(
+            html_text("<p style=\"color:#003366\">Votre code&nbsp;:</p>\n<p>042917</p>"),
+            "Votre code&nbsp;: 042917"
+        );
+    }
 
     #[test]
     fn reads_the_port_from_the_banner() {

@@ -1,14 +1,17 @@
 //! [`Mailer`] on Amazon SES (API v2): how the account Lambdas deliver codes and notices.
 //!
-//! Messages go out as SES "simple" content — subject, text and HTML parts, all UTF-8 — so SES
-//! builds the multipart/alternative body itself (and signs it with DKIM). The sender, Reply-To
+//! Messages go out raw: the multipart/alternative MIME message the core built with lettre
+//! ([`OutgoingEmail::mime`]), byte for byte what the local outbox writes. A message without one
+//! goes as SES "simple" content (subject, text, HTML, UTF-8) and SES assembles it. The sender,
+//! Reply-To
 //! and configuration set (bounce and complaint tracking) come from the environment
 //! ([`crate::contract::env`]), not from the message, so a template can never spoof the sender.
 //! Addresses and codes never reach the log: a failure names the SES error, not the recipient.
 
 use async_trait::async_trait;
 use aws_sdk_sesv2::error::DisplayErrorContext;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, RawMessage};
 use aws_sdk_sesv2::Client;
 
 use crate::ports::{MailError, Mailer, OutgoingEmail};
@@ -57,15 +60,27 @@ fn utf8(data: &str) -> Result<Content, MailError> {
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
-        let message = Message::builder()
-            .subject(utf8(&email.subject)?)
-            .body(
-                Body::builder()
-                    .text(utf8(&email.text)?)
-                    .html(utf8(&email.html)?)
-                    .build(),
-            )
-            .build();
+        let content = if email.mime.is_empty() {
+            // No prebuilt message: let SES assemble text + HTML itself.
+            let message = Message::builder()
+                .subject(utf8(&email.subject)?)
+                .body(
+                    Body::builder()
+                        .text(utf8(&email.text)?)
+                        .html(utf8(&email.html)?)
+                        .build(),
+                )
+                .build();
+            EmailContent::builder().simple(message).build()
+        } else {
+            // The multipart/alternative message lettre built: the exact bytes the local
+            // outbox writes, so what is tested locally is what SES delivers.
+            let raw = RawMessage::builder()
+                .data(Blob::new(email.mime.clone()))
+                .build()
+                .map_err(|e| MailError::Build(e.to_string()))?;
+            EmailContent::builder().raw(raw).build()
+        };
         let reply_to = self
             .settings
             .reply_to
@@ -82,7 +97,7 @@ impl Mailer for SesMailer {
             )
             .set_reply_to_addresses(reply_to.map(|r| vec![r]))
             .set_configuration_set_name(self.settings.configuration_set.clone())
-            .content(EmailContent::builder().simple(message).build())
+            .content(content)
             .send()
             .await;
         match sent {
