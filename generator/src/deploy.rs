@@ -17,7 +17,6 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use functions::contract;
@@ -83,7 +82,7 @@ pub enum DeployError {
         key: String,
         message: String,
     },
-    #[error("CloudFront invalidation on distribution {distribution}: {message}")]
+    #[error("CloudFront invalidation on distribution {distribution}: {message} (the files are uploaded; changed pages still refresh within their 60 s max-age)")]
     CloudFront {
         distribution: String,
         message: String,
@@ -102,8 +101,23 @@ where
         operation,
         bucket: bucket.to_owned(),
         key: key.to_owned(),
-        message: DisplayErrorContext(&err).to_string(),
+        message: error_chain(&err),
     }
+}
+
+/// `error: cause: cause…` — the SDK's causes without its debug dump of the raw response.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 /// Command-line options of `pressroom deploy`.
@@ -1128,7 +1142,7 @@ async fn multipart_upload(
                     Err(e) => {
                         tracing::warn!(
                             key,
-                            error = %DisplayErrorContext(&e),
+                            error = %error_chain(&e),
                             "could not list the parts already uploaded; sending them all again"
                         );
                         existing_parts.clear();
@@ -1292,7 +1306,7 @@ async fn create_invalidation(
         .invalidation_batch(batch)
         .send()
         .await
-        .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| fail(error_chain(&e)))?;
     Ok(out
         .invalidation()
         .map(|i| i.id().to_owned())
