@@ -134,9 +134,8 @@ impl SqliteStore {
     }
 }
 
-fn row_account(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(
+/// An `accounts` row as stored: email, hash, verified, lang, created, verified at, consent at.
+type AccountRow = (
     String,
     String,
     bool,
@@ -144,7 +143,9 @@ fn row_account(
     i64,
     Option<i64>,
     Option<i64>,
-)> {
+);
+
+fn row_account(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
