@@ -34,7 +34,7 @@ pub const RELOAD_PATH: &str = "/__pressroom/reload";
 
 /// Injected before `</body>` of every HTML page served here (never into the built files).
 const RELOAD_SCRIPT: &str = "<script>/* pressroom serve: live reload */(function(){if(!window.EventSource)return;\
-var s=new EventSource(\"/__pressroom/reload\");s.addEventListener(\"reload\",function(){location.reload();});})();</script>";
+var s=new EventSource(\"/__pressroom/reload\");window.__pressroomLiveReload=s;s.addEventListener(\"reload\",function(){location.reload();});})();</script>";
 
 /// Largest HTML page the reload script is injected into; larger pages are served untouched.
 const MAX_INJECT_BYTES: usize = 16 * 1024 * 1024;

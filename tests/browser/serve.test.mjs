@@ -56,6 +56,8 @@ test('a changed transcript rebuilds the site and reloads the open page', async (
     .filter((f) => f.endsWith('index.html'));
   assert.ok(built.length > 0);
   await page.goto(`${server.url}/en/`);
+  // Wait until the page listens for reloads (the injected script's EventSource is open).
+  await page.waitForFunction(() => window.__pressroomLiveReload && window.__pressroomLiveReload.readyState === 1, null, { timeout: 10000 });
   await page.evaluate(() => { window.__beforeReload = true; });
   const marker = `Live reload marker ${Date.now()}`;
   const lines = () => server.output().split('\n').filter((l) => l.startsWith('rebuilt ')).length;
