@@ -357,7 +357,7 @@ fn watch_and_rebuild(
                 let _ = io::stdout().flush();
             }
         })
-        .map_err(|e| notify::Error::io(e))?;
+        .map_err(notify::Error::io)?;
     Ok(watcher)
 }
 
