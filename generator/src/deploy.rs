@@ -1198,10 +1198,9 @@ async fn multipart_upload(
         let len = remaining.min(part_size) as usize;
         let mut buf = vec![0u8; len];
         source.read_exact(&mut buf).map_err(io_err(&file.path))?;
-        let md5 = hex::encode(Md5::digest(&buf));
-        let etag = match existing_parts.get(&part_number) {
-            Some((size, etag)) if *size == len as i64 && *etag == md5 => etag.clone(),
-            _ => s3
+        let etag = match reusable_part(&existing_parts, part_number, &buf) {
+            Some(etag) => etag,
+            None => s3
                 .upload_part()
                 .bucket(bucket)
                 .key(key)
@@ -1255,6 +1254,17 @@ async fn multipart_upload(
             .map_err(|e| s3_error("CopyObject", bucket, key, e))?;
     }
     Ok(())
+}
+
+/// The ETag of part `number` already in S3 when it holds exactly `bytes` (same size, and its
+/// ETag — the MD5 of a part — equals theirs), so a resumed upload need not send it again.
+fn reusable_part(
+    existing: &HashMap<i32, (i64, String)>,
+    number: i32,
+    bytes: &[u8],
+) -> Option<String> {
+    let (size, etag) = existing.get(&number)?;
+    (*size == bytes.len() as i64 && *etag == hex::encode(Md5::digest(bytes))).then(|| etag.clone())
 }
 
 #[derive(Debug)]
@@ -1436,6 +1446,21 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(catalog_files(&catalog), vec!["a/full.mp4", "a/q1.mp4"]);
+    }
+
+    #[test]
+    fn a_resumed_upload_keeps_only_parts_holding_the_same_bytes() {
+        let part = b"five mebibytes, in spirit";
+        let md5 = hex::encode(Md5::digest(part));
+        let existing = HashMap::from([
+            (1, (part.len() as i64, md5.clone())),
+            (2, (part.len() as i64, "0".repeat(32))),
+            (3, (part.len() as i64 + 1, md5.clone())),
+        ]);
+        assert_eq!(reusable_part(&existing, 1, part), Some(md5));
+        assert_eq!(reusable_part(&existing, 2, part), None, "other bytes");
+        assert_eq!(reusable_part(&existing, 3, part), None, "other size");
+        assert_eq!(reusable_part(&existing, 4, part), None, "never sent");
     }
 
     #[test]
