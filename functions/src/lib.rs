@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod contract;
+pub mod export;
 pub mod handlers;
 pub mod local;
 pub mod http;

@@ -120,6 +120,11 @@ pub fn local_app(
     Ok((app, router))
 }
 
+/// Opens the local account database in `state_dir` (for `pressroom downloads export`).
+pub fn open_store(state_dir: &Path) -> Result<SqliteStore, LocalError> {
+    Ok(SqliteStore::open(&state_dir.join(DATABASE_FILE))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
