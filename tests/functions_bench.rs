@@ -282,6 +282,7 @@ fn lambda_binaries(mode: &Mode) -> anyhow::Result<()> {
                 .send()
                 .await
                 .map(|out| out.arn().unwrap_or_default().to_owned())
+                .map_err(anyhow::Error::from)
         })
     })?;
     for function in functions::contract::FUNCTIONS {
