@@ -267,4 +267,54 @@ mod tests {
         assert!(serves(dl, &http::Method::GET, "/api/download"));
         assert!(function("nope").is_none());
     }
+
+    fn app(dir: &std::path::Path) -> App {
+        use crate::sign::local::FileCatalog;
+        let key = crate::crypto::SecretKey::generate();
+        let mut config = crate::config::Config::local(
+            8080,
+            crate::domain::PasswordPolicy::default(),
+            "Pressroom",
+            "en",
+        );
+        config.response_floor = std::time::Duration::ZERO;
+        App::new(
+            config,
+            key.clone(),
+            Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
+            Arc::new(crate::mail::outbox::OutboxMailer::new(dir.join("outbox"), false).unwrap()),
+            Arc::new(LocalSigner::new(key)),
+            Arc::new(FileCatalog::new(dir.join("videos.json"))),
+            Arc::new(crate::mail::template::EmailTheme::embedded().unwrap()),
+        )
+    }
+
+    #[tokio::test]
+    async fn lambda_events_reach_the_handlers_and_foreign_routes_404() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let reg = function("registration").unwrap();
+        let event = |method: &str, uri: &str, body: &str| {
+            let mut r = lambda_http::Request::new(lambda_http::Body::Text(body.to_owned()));
+            *r.method_mut() = method.parse().unwrap();
+            *r.uri_mut() = uri.parse().unwrap();
+            r.headers_mut().insert(
+                header::ORIGIN,
+                HeaderValue::from_static("http://127.0.0.1:8080"),
+            );
+            r
+        };
+        let resp = handle_lambda(&app, reg, event("GET", "/api/me", "")).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let resp = handle_lambda(&app, reg, event("POST", "/api/signup", "{oops")).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body =
+            r#"{"email": "jane@example.org", "password": "Brussels-Summit-2018!", "lang": "fr"}"#;
+        let resp = handle_lambda(&app, reg, event("POST", "/api/signup", body)).await;
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        assert_eq!(
+            resp.headers()[header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+    }
 }
