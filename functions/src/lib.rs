@@ -2,15 +2,15 @@
 //! (SQLite or DynamoDB, an outbox folder or SES, a local or S3 signer) and one binary per Lambda.
 
 pub mod aws;
-pub mod contract;
-pub mod export;
-pub mod handlers;
-pub mod local;
-pub mod http;
 pub mod config;
+pub mod contract;
 pub mod crypto;
 pub mod domain;
-pub mod ports;
-pub mod store;
+pub mod export;
+pub mod handlers;
+pub mod http;
+pub mod local;
 pub mod mail;
+pub mod ports;
 pub mod sign;
+pub mod store;
