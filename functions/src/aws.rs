@@ -186,13 +186,39 @@ pub async fn adapters_with_s3(
 ) -> Result<AwsAdapters, AwsConfigError> {
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
     let code_key = code_key(&secrets, &settings.secret_arn).await?;
-    Ok(AwsAdapters {
+    Ok(build_adapters(settings, sdk, s3, code_key))
+}
+
+/// [`adapters`] for one Lambda: only a function that issues or checks codes
+/// ([`crate::contract::Function::uses_code_key`]) reads the secret, because only those are
+/// granted it. The others serve no code route (each binary answers only its own routes), so the
+/// key they hold is an ephemeral random one that is never used.
+pub async fn adapters_for(
+    function: &crate::contract::Function,
+    settings: &AwsEnv,
+    sdk: &SdkConfig,
+) -> Result<AwsAdapters, AwsConfigError> {
+    let s3 = aws_sdk_s3::Client::new(sdk);
+    if function.uses_code_key {
+        adapters_with_s3(settings, sdk, s3).await
+    } else {
+        Ok(build_adapters(settings, sdk, s3, SecretKey::generate()))
+    }
+}
+
+fn build_adapters(
+    settings: &AwsEnv,
+    sdk: &SdkConfig,
+    s3: aws_sdk_s3::Client,
+    code_key: SecretKey,
+) -> AwsAdapters {
+    AwsAdapters {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table),
         mailer: SesMailer::new(aws_sdk_sesv2::Client::new(sdk), settings.ses.clone()),
         signer: S3Signer::new(s3.clone(), &settings.media_bucket),
         catalog: S3Catalog::new(s3, &settings.media_bucket),
         code_key,
-    })
+    }
 }
 
 /// Everything a Lambda needs, built once per container from its environment: the handlers'

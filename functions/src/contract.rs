@@ -57,6 +57,16 @@ pub struct Function {
     pub name: &'static str,
     /// `(method, path)` pairs, paths under `/api/`.
     pub routes: &'static [(&'static str, &'static str)],
+    /// Whether the function issues or checks one-time codes, and so reads the code-hashing key
+    /// from the secret at cold start. Only these are granted `secretsmanager:GetSecretValue`.
+    pub uses_code_key: bool,
+}
+
+impl Function {
+    /// The function named `name`, if there is one.
+    pub fn named(name: &str) -> Option<&'static Function> {
+        FUNCTIONS.iter().find(|f| f.name == name)
+    }
 }
 
 /// Every function, grouped so each gets least-privilege IAM.
@@ -68,6 +78,7 @@ pub const FUNCTIONS: &[Function] = &[
             ("POST", "/api/verify"),
             ("POST", "/api/resend"),
         ],
+        uses_code_key: true,
     },
     Function {
         name: "session",
@@ -76,6 +87,7 @@ pub const FUNCTIONS: &[Function] = &[
             ("POST", "/api/logout"),
             ("GET", "/api/me"),
         ],
+        uses_code_key: false,
     },
     Function {
         name: "recovery",
@@ -83,13 +95,44 @@ pub const FUNCTIONS: &[Function] = &[
             ("POST", "/api/password-reset"),
             ("POST", "/api/password-reset/confirm"),
         ],
+        uses_code_key: true,
     },
     Function {
         name: "newsletter",
         routes: &[("POST", "/api/newsletter")],
+        uses_code_key: false,
     },
     Function {
         name: "download",
         routes: &[("GET", "/api/download")],
+        uses_code_key: false,
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Routes that issue or check one-time codes, and so need the code-hashing key.
+    const CODE_ROUTES: &[&str] = &[
+        "/api/signup",
+        "/api/verify",
+        "/api/resend",
+        "/api/password-reset",
+        "/api/password-reset/confirm",
+    ];
+
+    #[test]
+    fn exactly_the_functions_with_code_routes_read_the_code_key() {
+        for f in FUNCTIONS {
+            let has_code_route = f.routes.iter().any(|(_, p)| CODE_ROUTES.contains(p));
+            assert_eq!(f.uses_code_key, has_code_route, "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn functions_are_found_by_name() {
+        assert_eq!(Function::named("download").unwrap().routes.len(), 1);
+        assert!(Function::named("nope").is_none());
+    }
+}

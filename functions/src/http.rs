@@ -238,7 +238,9 @@ pub async fn lambda_main(name: &str) -> Result<(), lambda_http::Error> {
     let config = crate::config::Config::from_env()?;
     let aws_env = crate::aws::AwsEnv::from_env()?;
     let sdk = crate::aws::sdk_config().await;
-    let adapters = crate::aws::adapters(&aws_env, &sdk).await?;
+    let function = crate::contract::Function::named(name)
+        .ok_or_else(|| format!("no function named {name} in the contract"))?;
+    let adapters = crate::aws::adapters_for(function, &aws_env, &sdk).await?;
     let theme = crate::mail::template::EmailTheme::embedded()?;
     theme.validate(&config.email)?;
     let app = App::new(

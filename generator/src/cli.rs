@@ -25,10 +25,10 @@ pub enum Command {
     Check(SiteArgs),
     /// Generate a synthetic corpus and time cold builds, rebuilds and search indexing.
     Bench(crate::bench::BenchArgs),
-    /// Publish the built site to S3/CloudFront, and the videos and their catalog to the media bucket.
-    Deploy(crate::deploy::DeployArgs),
     /// Build, serve on 127.0.0.1 with working accounts, rebuild and reload on changes.
     Serve(crate::serve::ServeArgs),
+    /// Publish the built site to S3/CloudFront, and the videos and their catalog to the media bucket.
+    Deploy(crate::deploy::DeployArgs),
 }
 
 /// Where the site is.
@@ -74,8 +74,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{report}");
         }
         Command::Bench(args) => crate::bench::main(&args)?,
-        Command::Deploy(args) => println!("{}", crate::deploy::run_blocking(&args)?),
         Command::Serve(args) => crate::serve::main(&args)?,
+        Command::Deploy(args) => println!("{}", crate::deploy::run_blocking(&args)?),
         Command::Check(args) => {
             let report = crate::check::check(&args.options())?;
             print!("{report}");

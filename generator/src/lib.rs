@@ -4,6 +4,7 @@
 //! [`templates`] (tera + `trans`) → [`site`] (the only module that writes files). [`check`] reports
 //! problems without publishing; [`cli`] is the `pressroom` command line.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -13,6 +14,5 @@ pub mod error;
 pub mod markdown;
 pub mod search;
 pub mod serve;
-pub mod bench;
 pub mod site;
 pub mod templates;
