@@ -29,6 +29,9 @@ pub enum Command {
     Serve(crate::serve::ServeArgs),
     /// Publish the built site to S3/CloudFront, and the videos and their catalog to the media bucket.
     Deploy(crate::deploy::DeployArgs),
+    /// The download log (who downloaded what, when) for the press office.
+    #[command(subcommand)]
+    Downloads(crate::downloads::DownloadsCommand),
 }
 
 /// Where the site is.
@@ -76,6 +79,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => crate::bench::main(&args)?,
         Command::Serve(args) => crate::serve::main(&args)?,
         Command::Deploy(args) => println!("{}", crate::deploy::run_blocking(&args)?),
+        Command::Downloads(command) => {
+            let rows = crate::downloads::run(&command)?;
+            eprintln!("{rows} downloads exported");
+        }
         Command::Check(args) => {
             let report = crate::check::check(&args.options())?;
             print!("{report}");

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod content;
 pub mod deploy;
+pub mod downloads;
 pub mod error;
 pub mod markdown;
 pub mod search;
