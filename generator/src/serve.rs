@@ -22,7 +22,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt as _};
 use tokio::sync::watch;
 use tower_http::services::ServeDir;
 
@@ -248,17 +248,25 @@ async fn not_found_page(out: &Path, languages: &[String], path: &str) -> Respons
 }
 
 fn reload_events(rx: watch::Receiver<u64>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let events = stream::unfold(rx, |mut rx| async move {
-        rx.changed().await.ok()?;
-        let generation = *rx.borrow_and_update();
-        Some((
-            Ok(Event::default()
-                .event("reload")
-                .data(generation.to_string())),
-            rx,
-        ))
+    let events = reload_generations(rx).map(|generation| {
+        Ok(Event::default()
+            .event("reload")
+            .data(generation.to_string()))
     });
     Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// The rebuild generations a newly connected page must reload for: only those after it connected.
+/// A clone of the router's receiver has "seen" only the generation the router started with;
+/// without `mark_unchanged`, a page connecting after any rebuild would be told to reload at once,
+/// reload, reconnect, and so on forever.
+fn reload_generations(mut rx: watch::Receiver<u64>) -> impl Stream<Item = u64> {
+    rx.mark_unchanged();
+    stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        let generation = *rx.borrow_and_update();
+        Some((generation, rx))
+    })
 }
 
 /// Adds [`RELOAD_SCRIPT`] to HTML responses; everything else passes through untouched.
@@ -419,6 +427,20 @@ fn describe(root: &Path, changed: &[PathBuf]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_page_is_told_to_reload_only_for_rebuilds_after_it_connected() {
+        let (tx, rx) = watch::channel(0u64);
+        tx.send(1).unwrap(); // a rebuild before the page connected
+        let mut generations = Box::pin(reload_generations(rx.clone()));
+        let early = tokio::time::timeout(Duration::from_millis(50), generations.next()).await;
+        assert!(
+            early.is_err(),
+            "no reload for a rebuild the page has already seen"
+        );
+        tx.send(2).unwrap();
+        assert_eq!(generations.next().await, Some(2));
+    }
 
     #[test]
     fn the_reload_script_goes_before_the_closing_body() {
