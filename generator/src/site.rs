@@ -883,6 +883,22 @@ impl<'a> Planner<'a> {
             template: template.to_string(),
             context,
         };
+        // Transcripts per (language, topic) and (language, speaker), counted once: page n of a
+        // topic or speaker has an alternate in a language only if that language has n pages.
+        let mut topic_counts: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut speaker_counts: HashMap<(&str, &str), usize> = HashMap::new();
+        for t in &self.site.transcripts {
+            for k in &t.topics {
+                *topic_counts
+                    .entry((t.lang.as_str(), k.as_str()))
+                    .or_default() += 1;
+            }
+            for sp in &t.speakers {
+                *speaker_counts
+                    .entry((t.lang.as_str(), sp.key.as_str()))
+                    .or_default() += 1;
+            }
+        }
         for l in &config.languages {
             let code = l.code.as_str();
             let mine: &[usize] = self.by_lang.get(code).map(Vec::as_slice).unwrap_or(&[]);
@@ -952,13 +968,7 @@ impl<'a> Planner<'a> {
                 for (n, (url, list)) in pages.into_iter().enumerate() {
                     let alternates =
                         self.paginated_alternates(&format!("topics/{key}/"), n + 1, |c| {
-                            self.by_lang.get(c).map_or(0, |v| {
-                                v.iter()
-                                    .filter(|&&i| {
-                                        self.site.transcripts[i].topics.iter().any(|k| k == key)
-                                    })
-                                    .count()
-                            })
+                            topic_counts.get(&(c, *key)).copied().unwrap_or(0)
                         });
                     let mut ctx = self.base(code, &url, &alternates, true);
                     ctx.insert("topic", &topic);
@@ -1006,16 +1016,7 @@ impl<'a> Planner<'a> {
                 for (n, (url, list)) in pages.into_iter().enumerate() {
                     let alternates =
                         self.paginated_alternates(&format!("speakers/{key}/"), n + 1, |c| {
-                            self.by_lang.get(c).map_or(0, |v| {
-                                v.iter()
-                                    .filter(|&&i| {
-                                        self.site.transcripts[i]
-                                            .speakers
-                                            .iter()
-                                            .any(|s| s.key == *key)
-                                    })
-                                    .count()
-                            })
+                            speaker_counts.get(&(c, *key)).copied().unwrap_or(0)
                         });
                     let mut ctx = self.base(code, &url, &alternates, true);
                     ctx.insert("speaker", &speaker);
@@ -1115,7 +1116,10 @@ impl<'a> Planner<'a> {
             "total": total,
             "prev_url": (current > 1).then(|| page_url(base, current - 1)),
             "next_url": (current < total).then(|| page_url(base, current + 1)),
-            "pages": (1..=total).map(|n| json!({"n": n, "url": page_url(base, n)})).collect::<Vec<_>>(),
+            "pages": page_window(current, total).into_iter().map(|n| match n {
+                Some(n) => json!({"n": n, "url": page_url(base, n), "gap": false}),
+                None => json!({"n": null, "url": null, "gap": true}),
+            }).collect::<Vec<_>>(),
         })
     }
 
@@ -1199,6 +1203,30 @@ impl<'a> Planner<'a> {
 }
 
 /// Page `n` of a listing at `base` (`/en/` → `/en/page/2/`).
+/// The page numbers a paginator shows: the first, the last and the current one with two
+/// neighbours each side; `None` stands for a gap. A listing of 2,000 pages links 7 or so, not
+/// 2,000 (which also made every paginated page's context and HTML grow with the page count).
+pub fn page_window(current: usize, total: usize) -> Vec<Option<usize>> {
+    if total == 0 {
+        return Vec::new();
+    }
+    let near = current.saturating_sub(2).max(1)..=(current + 2).min(total);
+    let mut shown: Vec<usize> = std::iter::once(1)
+        .chain(near)
+        .chain(std::iter::once(total))
+        .collect();
+    shown.sort_unstable();
+    shown.dedup();
+    let mut window = Vec::with_capacity(shown.len() + 2);
+    for (i, &n) in shown.iter().enumerate() {
+        if i > 0 && n > shown[i - 1] + 1 {
+            window.push(None);
+        }
+        window.push(Some(n));
+    }
+    window
+}
+
 pub fn page_url(base: &str, n: usize) -> String {
     if n <= 1 {
         base.to_string()
@@ -1317,6 +1345,40 @@ fn write_atomically<T>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paginator_shows_first_last_and_neighbours_with_gaps() {
+        use super::page_window;
+        assert_eq!(page_window(1, 1), vec![Some(1)]);
+        assert_eq!(
+            page_window(1, 3),
+            vec![Some(1), Some(2), Some(3)],
+            "short listings show every page"
+        );
+        assert_eq!(
+            page_window(1, 2000),
+            vec![Some(1), Some(2), Some(3), None, Some(2000)]
+        );
+        assert_eq!(
+            page_window(1000, 2000),
+            vec![
+                Some(1),
+                None,
+                Some(998),
+                Some(999),
+                Some(1000),
+                Some(1001),
+                Some(1002),
+                None,
+                Some(2000)
+            ]
+        );
+        assert_eq!(
+            page_window(4, 7),
+            (1..=7).map(Some).collect::<Vec<_>>(),
+            "no gap where it would hide nothing"
+        );
+    }
+
     use super::*;
 
     #[test]
