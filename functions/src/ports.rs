@@ -265,6 +265,13 @@ pub struct VideoCatalog {
     pub videos: std::collections::BTreeMap<String, CatalogVideo>,
 }
 
+impl VideoCatalog {
+    /// The part `part` of video `video`, if the catalog lists it.
+    pub fn part(&self, video: &str, part: &str) -> Option<&CatalogPart> {
+        self.videos.get(video).and_then(|v| v.parts.get(part))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CatalogVideo {
     #[serde(default)]

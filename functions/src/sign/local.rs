@@ -130,12 +130,7 @@ impl FileCatalog {
 #[async_trait]
 impl Catalog for FileCatalog {
     async fn part(&self, video: &str, part: &str) -> Result<Option<CatalogPart>, CatalogError> {
-        let catalog = self.load().await?;
-        Ok(catalog
-            .videos
-            .get(video)
-            .and_then(|v| v.parts.get(part))
-            .cloned())
+        Ok(self.load().await?.part(video, part).cloned())
     }
 }
 

@@ -191,12 +191,7 @@ impl S3Catalog {
 #[async_trait]
 impl Catalog for S3Catalog {
     async fn part(&self, video: &str, part: &str) -> Result<Option<CatalogPart>, CatalogError> {
-        let catalog = self.catalog().await?;
-        Ok(catalog
-            .videos
-            .get(video)
-            .and_then(|v| v.parts.get(part))
-            .cloned())
+        Ok(self.catalog().await?.part(video, part).cloned())
     }
 }
 
