@@ -1065,32 +1065,8 @@ async fn flow_backend() -> tests::flows::TestBackend {
     tests::flows::TestBackend::new(app, Arc::new(inbox)).with_guard(aws)
 }
 
-macro_rules! flow_tests {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            tests::flows::$name(flow_backend().await).await;
-        }
-    )*};
-}
-
 mod flows_on_aws {
     use super::*;
 
-    flow_tests!(
-        signup_verify_me,
-        signup_validation,
-        signup_existing_accounts,
-        no_enumeration,
-        resend_and_throttle,
-        code_expiry,
-        attempt_limit,
-        login_logout_me,
-        login_backoff,
-        password_reset,
-        newsletter,
-        download,
-        race_signups,
-        race_wrong_codes,
-    );
+    tests::flow_tests!(flow_backend);
 }

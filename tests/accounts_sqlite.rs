@@ -13,7 +13,7 @@ use functions::sign::local::{FileCatalog, LocalSigner};
 use functions::store::sqlite::SqliteStore;
 use http::{header, Method, Request, StatusCode};
 use serde_json::json;
-use tests::flows::{self, catalog_json, test_config, OutboxInbox, TestBackend, ORIGIN, VIDEO};
+use tests::flows::{catalog_json, test_config, OutboxInbox, TestBackend, ORIGIN, VIDEO};
 use tower::ServiceExt;
 
 struct Local {
@@ -55,31 +55,7 @@ async fn backend() -> TestBackend {
     local().backend
 }
 
-macro_rules! flow_tests {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            flows::$name(backend().await).await;
-        }
-    )*};
-}
-
-flow_tests!(
-    signup_verify_me,
-    signup_validation,
-    signup_existing_accounts,
-    no_enumeration,
-    resend_and_throttle,
-    code_expiry,
-    attempt_limit,
-    login_logout_me,
-    login_backoff,
-    password_reset,
-    newsletter,
-    download,
-    race_signups,
-    race_wrong_codes,
-);
+tests::flow_tests!(backend);
 
 /// The whole loop through the axum router: sign in, ask for a download, follow the 303 to the
 /// signed local URL, get the file as an attachment; a tampered link is refused.

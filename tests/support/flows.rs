@@ -917,3 +917,34 @@ where
     race_signups(make().await).await;
     race_wrong_codes(make().await).await;
 }
+
+/// One `#[tokio::test]` per flow above, each on a fresh backend from `$backend()` (an async fn
+/// returning a [`TestBackend`]). Every backend's test file calls this, so a flow added here runs
+/// on SQLite and on AWS alike; no list of flows to keep in step elsewhere.
+#[macro_export]
+macro_rules! flow_tests {
+    ($backend:path) => {
+        $crate::flow_tests!(@each $backend;
+            signup_verify_me,
+            signup_validation,
+            signup_existing_accounts,
+            no_enumeration,
+            resend_and_throttle,
+            code_expiry,
+            attempt_limit,
+            login_logout_me,
+            login_backoff,
+            password_reset,
+            newsletter,
+            download,
+            race_signups,
+            race_wrong_codes,
+        );
+    };
+    (@each $backend:path; $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $crate::flows::$name($backend().await).await;
+        }
+    )*};
+}
