@@ -597,6 +597,8 @@ pub struct Measure {
     pub search: Option<Duration>,
     /// Peak resident memory during this build (bytes), when the OS tells.
     pub peak_rss: Option<u64>,
+    /// Where the time went.
+    pub phases: crate::site::Phases,
 }
 
 impl Measure {
@@ -629,13 +631,13 @@ impl std::fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "{:<34} {:>7} {:>9} {:>9} {:>10} {:>10}",
+            "{:<34} {:>7} {:>9} {:>9} {:>10} {:>10}   load / render / swap s",
             "build", "pages", "wall s", "pages/s", "search s", "peak RSS"
         )?;
         for m in &self.builds {
             writeln!(
                 f,
-                "{:<34} {:>7} {:>9.2} {:>9.0} {:>10} {:>10}",
+                "{:<34} {:>7} {:>9.2} {:>9.0} {:>10} {:>10}   {:.2} / {:.2} / {:.2}",
                 m.label,
                 m.pages,
                 m.elapsed.as_secs_f64(),
@@ -646,6 +648,9 @@ impl std::fmt::Display for BenchReport {
                 m.peak_rss
                     .map(|b| format!("{} MiB", b / (1024 * 1024)))
                     .unwrap_or_else(|| "?".into()),
+                m.phases.load.as_secs_f64(),
+                m.phases.render.as_secs_f64(),
+                m.phases.swap.as_secs_f64(),
             )?;
         }
         Ok(())
@@ -720,6 +725,7 @@ fn timed(label: &'static str, options: &crate::site::BuildOptions) -> Result<Mea
         elapsed,
         search: report.search.as_ref().map(|s| s.elapsed),
         peak_rss: peak_rss_bytes(),
+        phases: report.phases,
     })
 }
 

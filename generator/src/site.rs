@@ -2,9 +2,11 @@
 //!
 //! Loading parses the configuration, the theme and every transcript (in parallel) and collects
 //! every problem; rendering turns markdown into HTML once per transcript, precomputes the
-//! summaries shared by listings, builds one context per page and renders all pages in parallel
-//! with rayon; writing puts everything in a temporary folder beside the output and swaps it in
-//! only when all went well, so a failed build leaves the previous site untouched.
+//! summaries shared by listings, plans every page (URL, template, and a closure that builds its
+//! context) and renders the pages in parallel with rayon, each worker building one context,
+//! rendering it and writing the file at once, so memory holds a few pages, not the site. Writing
+//! goes to a temporary folder beside the output, swapped in only when all went well, so a failed
+//! build leaves the previous site untouched.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::IsTerminal;
@@ -75,6 +77,22 @@ pub struct BuildReport {
     pub rendered: Vec<String>,
     /// Search index statistics, when search is on and there was something to index.
     pub search: Option<crate::search::SearchStats>,
+    /// Where the time went: load (read, parse, check, markdown), render (and write), search,
+    /// swap (put the new site in place and delete the previous one).
+    pub phases: Phases,
+}
+
+/// Wall time of each phase of a build.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// Reading, parsing and checking content; rendering markdown.
+    pub load: Duration,
+    /// Planning, rendering and writing pages, copying assets.
+    pub render: Duration,
+    /// Indexing for search.
+    pub search: Duration,
+    /// Swapping the new site in and deleting the previous one.
+    pub swap: Duration,
 }
 
 impl std::fmt::Display for BuildReport {
@@ -95,33 +113,47 @@ impl std::fmt::Display for BuildReport {
 /// Builds the site into its output folder, atomically.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
     let started = Instant::now();
-    let (site, output) = Site::load_and_render(options)?;
+    let (site, errors) = Site::load_partial(options)?;
+    let mut phases = Phases {
+        load: started.elapsed(),
+        ..Phases::default()
+    };
     let out_dir = options.out_dir();
     let search_on = site.config.search && !site.transcripts.is_empty();
-    let search = write_atomically(&out_dir, |tmp| {
-        output.write(tmp)?;
-        if search_on {
-            crate::search::index_dir(tmp).map(Some).map_err(|e| {
+    let (output, search) = write_atomically(&out_dir, |tmp| {
+        let rendering = Instant::now();
+        let output = site
+            .render_reporting(errors, Some(tmp), options.progress)
+            .map_err(|e| e.diagnostics().to_vec())?;
+        phases.render = rendering.elapsed();
+        let indexing = Instant::now();
+        let search = if search_on {
+            let stats = crate::search::index_dir(tmp).map_err(|e| {
                 vec![
                     Diagnostic::file(out_dir.join(crate::search::BUNDLE_DIR), e.to_string())
                         .with_hint(
                             "transcript pages must carry `data-pagefind-body` (themes/README.md)",
                         ),
                 ]
-            })
+            })?;
+            Some(stats)
         } else {
-            Ok(None)
-        }
+            None
+        };
+        phases.search = indexing.elapsed();
+        Ok((output, search))
     })
     .map_err(BuildErrors::new)?;
+    phases.swap = started.elapsed() - phases.load - phases.render - phases.search;
     Ok(BuildReport {
         pages: output.pages,
         languages: site.config.languages.len(),
         transcripts: site.transcripts.len(),
         elapsed: started.elapsed(),
         out_dir,
-        rendered: output.files.iter().map(|(p, _)| format!("/{p}")).collect(),
+        rendered: output.files.iter().map(|p| format!("/{p}")).collect(),
         search,
+        phases,
     })
 }
 
@@ -140,10 +172,10 @@ pub struct Site {
     root: PathBuf,
 }
 
-/// The rendered site, in memory.
+/// What a render produced (the files themselves are on disk, or nowhere for `check`).
 pub struct Output {
-    /// `(site-relative path, content)`.
-    pub files: Vec<(String, String)>,
+    /// Site-relative path of every rendered file.
+    pub files: Vec<String>,
     /// `(source file, site-relative destination)`.
     pub copies: Vec<(PathBuf, String)>,
     /// HTML pages among `files`.
@@ -344,12 +376,25 @@ impl Site {
         }
     }
 
-    /// Loads, then renders in memory; content and template errors are reported together
-    /// (pages are still rendered from the valid transcripts to find template errors).
+    /// Loads, then renders without writing anything; content and template errors are
+    /// reported together.
     pub fn load_and_render(options: &BuildOptions) -> Result<(Site, Output), BuildErrors> {
-        let (site, mut errors) = Self::load_partial(options)?;
-        match site.render(options.progress) {
-            Ok(output) if errors.is_empty() => Ok((site, output)),
+        let (site, errors) = Self::load_partial(options)?;
+        let output = site.render_reporting(errors, None, options.progress)?;
+        Ok((site, output))
+    }
+
+    /// Renders after loading found `errors`: with errors, pages are still rendered from the
+    /// valid transcripts, but not written, to report template errors with them.
+    fn render_reporting(
+        &self,
+        mut errors: Vec<Diagnostic>,
+        out: Option<&Path>,
+        progress: bool,
+    ) -> Result<Output, BuildErrors> {
+        let out = if errors.is_empty() { out } else { None };
+        match self.render(out, progress) {
+            Ok(output) if errors.is_empty() => Ok(output),
             Ok(_) => Err(BuildErrors::new(errors)),
             Err(more) => {
                 errors.extend(more.diagnostics().iter().cloned());
@@ -359,12 +404,15 @@ impl Site {
     }
 
     /// Renders every page and feed, computes assets, media copies and the video catalog.
-    pub fn render(&self, progress: bool) -> Result<Output, BuildErrors> {
+    /// With `out`, each file is written there as soon as it is rendered and media are copied;
+    /// without, nothing is written (`check`). Either way no more than a few pages are in
+    /// memory at once.
+    pub fn render(&self, out: Option<&Path>, progress: bool) -> Result<Output, BuildErrors> {
         let mut errors = Vec::new();
         let (assets, mut copies) = self.static_files(&mut errors);
         let media = self.media_files(&mut errors, &mut copies);
-        let plan = Planner::new(self, &assets, &media);
-        let jobs = plan.jobs();
+        let planner = Planner::new(self, &assets, &media);
+        let plan = planner.plan();
         let renderers: HashMap<&str, Renderer> = self
             .config
             .languages
@@ -372,44 +420,89 @@ impl Site {
             .map(|l| (l.code.as_str(), self.theme.renderer(&l.code)))
             .collect();
 
-        let bar = (progress && jobs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal())
-            .then(|| indicatif::ProgressBar::new(jobs.len() as u64));
-        let rendered: Vec<Result<(String, String), Diagnostic>> = jobs
-            .par_iter()
-            .map(|job| {
-                let html = renderers[job.lang.as_str()].render(&job.template, &job.context)?;
-                if let Some(bar) = &bar {
-                    bar.inc(1);
-                }
-                Ok((output_path(&job.url), html))
-            })
-            .collect();
+        let mut files: Vec<(String, String)> = vec![
+            ("sitemap.xml".into(), planner.sitemap(&plan.sitemap)),
+            (
+                "robots.txt".into(),
+                format!(
+                    "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
+                    self.config.base_url
+                ),
+            ),
+            (
+                functions::contract::catalog::SITE_PATH.to_string(),
+                serde_json::to_string_pretty(&self.catalog()).expect("catalog serializes"),
+            ),
+        ];
+        let paths: Vec<String> = plan.jobs.iter().map(|j| output_path(&j.url)).collect();
+        if let Some(dir) = out {
+            let parents: BTreeSet<PathBuf> = paths
+                .iter()
+                .map(String::as_str)
+                .chain(files.iter().map(|(p, _)| p.as_str()))
+                .chain(copies.iter().map(|(_, d)| d.as_str()))
+                .filter_map(|rel| dir.join(rel).parent().map(Path::to_path_buf))
+                .collect();
+            for p in &parents {
+                std::fs::create_dir_all(p)
+                    .map_err(|e| BuildErrors::new(vec![Diagnostic::io(p, "create folder", &e)]))?;
+            }
+        }
+        let write = |rel: &str, bytes: &[u8]| -> Result<(), Diagnostic> {
+            match out {
+                Some(dir) => std::fs::write(dir.join(rel), bytes)
+                    .map_err(|e| Diagnostic::io(&dir.join(rel), "write", &e)),
+                None => Ok(()),
+            }
+        };
+
+        let bar =
+            (progress && plan.jobs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal())
+                .then(|| indicatif::ProgressBar::new(plan.jobs.len() as u64));
+        errors.extend(
+            plan.jobs
+                .par_iter()
+                .zip(&paths)
+                .filter_map(|(job, path)| {
+                    let context = (job.context)();
+                    let result = renderers[job.lang.as_str()]
+                        .render(&job.template, &context)
+                        .and_then(|html| write(path, html.as_bytes()));
+                    if let Some(bar) = &bar {
+                        bar.inc(1);
+                    }
+                    result.err()
+                })
+                .collect::<Vec<_>>(),
+        );
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let mut files = Vec::with_capacity(rendered.len() + 3);
-        for r in rendered {
-            match r {
-                Ok(f) => files.push(f),
-                Err(d) => errors.push(d),
+        for (rel, text) in &files {
+            if let Err(d) = write(rel, text.as_bytes()) {
+                errors.push(d);
             }
+        }
+        if let Some(dir) = out {
+            errors.extend(
+                copies
+                    .par_iter()
+                    .filter_map(|(src, rel)| {
+                        std::fs::copy(src, dir.join(rel))
+                            .err()
+                            .map(|e| Diagnostic::io(src, "copy", &e))
+                    })
+                    .collect::<Vec<_>>(),
+            );
         }
         if !errors.is_empty() {
             return Err(BuildErrors::new(errors));
         }
-        let pages = files.iter().filter(|(p, _)| p.ends_with(".html")).count();
-        files.push(("sitemap.xml".into(), plan.sitemap()));
-        files.push((
-            "robots.txt".into(),
-            format!(
-                "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
-                self.config.base_url
-            ),
-        ));
-        let catalog = serde_json::to_string_pretty(&self.catalog()).expect("catalog serializes");
-        files.push((functions::contract::catalog::SITE_PATH.to_string(), catalog));
+        let pages = paths.iter().filter(|p| p.ends_with(".html")).count();
+        let mut rendered = paths;
+        rendered.extend(files.drain(..).map(|(p, _)| p));
         Ok(Output {
-            files,
+            files: rendered,
             copies,
             pages,
         })
@@ -712,12 +805,41 @@ fn output_path(url: &str) -> String {
     }
 }
 
+/// A page's context, built only when the page is rendered (inside the rayon worker), so a
+/// build holds a few contexts at a time, not one per page.
+type MakeContext<'p> = Box<dyn Fn() -> tera::Context + Send + Sync + 'p>;
+
 /// One page to render.
-struct Job {
+struct Job<'p> {
     url: String,
     lang: String,
     template: String,
-    context: tera::Context,
+    context: MakeContext<'p>,
+}
+
+/// The page list of a site: what to render, and what the sitemap lists.
+struct Plan<'p> {
+    jobs: Vec<Job<'p>>,
+    /// Every listed page URL with its alternates (language → URL).
+    sitemap: Vec<(String, BTreeMap<String, String>)>,
+}
+
+impl<'p> Plan<'p> {
+    /// Adds a page.
+    fn page(&mut self, url: String, lang: &str, template: &str, context: MakeContext<'p>) {
+        self.jobs.push(Job {
+            url,
+            lang: lang.to_string(),
+            template: template.to_string(),
+            context,
+        });
+    }
+}
+
+/// A page's alternates (language → URL), and whether the sitemap lists the page.
+enum Sitemap {
+    Listed(BTreeMap<String, String>),
+    Unlisted(BTreeMap<String, String>),
 }
 
 /// Builds the page list and contexts from a loaded site.
@@ -731,8 +853,6 @@ struct Planner<'a> {
     groups: HashMap<&'a str, BTreeMap<&'a str, usize>>,
     /// Precomputed summaries, same order as transcripts.
     summaries: Vec<Value>,
-    /// Every page URL with its alternates (language → URL), for the sitemap.
-    sitemap: std::sync::Mutex<Vec<(String, BTreeMap<String, String>)>>,
 }
 
 impl<'a> Planner<'a> {
@@ -757,7 +877,6 @@ impl<'a> Planner<'a> {
             by_lang,
             groups,
             summaries: Vec::new(),
-            sitemap: Default::default(),
         };
         planner.summaries = site
             .transcripts
@@ -811,14 +930,8 @@ impl<'a> Planner<'a> {
         self.config().language(code).expect("configured language")
     }
 
-    /// The context every page gets; records the page for the sitemap when `listed`.
-    fn base(
-        &self,
-        lang: &str,
-        url: &str,
-        alternates: &BTreeMap<String, String>,
-        listed: bool,
-    ) -> tera::Context {
+    /// The context every page gets.
+    fn base(&self, lang: &str, url: &str, alternates: &BTreeMap<String, String>) -> tera::Context {
         let config = self.config();
         let mut ctx = tera::Context::new();
         ctx.insert(
@@ -856,13 +969,38 @@ impl<'a> Planner<'a> {
         ctx.insert("switcher", &switcher);
         ctx.insert("assets", self.assets);
         ctx.insert("account", &config.accounts);
-        if listed {
-            self.sitemap
-                .lock()
-                .expect("not poisoned")
-                .push((url.to_string(), alternates.clone()));
-        }
         ctx
+    }
+
+    /// A page whose context is the base context plus what `extra` adds.
+    fn page(
+        &'a self,
+        plan: &mut Plan<'a>,
+        url: String,
+        lang: &str,
+        template: &str,
+        alternates: Sitemap,
+        extra: impl Fn(&mut tera::Context) + Send + Sync + 'a,
+    ) {
+        let code = lang.to_string();
+        let page_url = url.clone();
+        let alternates = match alternates {
+            Sitemap::Listed(alternates) => {
+                plan.sitemap.push((url.clone(), alternates.clone()));
+                alternates
+            }
+            Sitemap::Unlisted(alternates) => alternates,
+        };
+        plan.page(
+            url,
+            lang,
+            template,
+            Box::new(move || {
+                let mut ctx = self.base(&code, &page_url, &alternates);
+                extra(&mut ctx);
+                ctx
+            }),
+        );
     }
 
     fn every_language(&self, path: &str) -> BTreeMap<String, String> {
@@ -873,16 +1011,18 @@ impl<'a> Planner<'a> {
             .collect()
     }
 
-    fn jobs(&self) -> Vec<Job> {
+    /// The summaries of some transcripts, for a listing.
+    fn listing(&self, items: &[usize]) -> Vec<&Value> {
+        items.iter().map(|&i| &self.summaries[i]).collect()
+    }
+
+    fn plan(&'a self) -> Plan<'a> {
         let config = self.config();
-        let mut jobs = Vec::new();
-        let default = config.default_language.clone();
-        let job = |url: String, lang: &str, template: &str, context: tera::Context| Job {
-            url,
-            lang: lang.to_string(),
-            template: template.to_string(),
-            context,
+        let mut plan = Plan {
+            jobs: Vec::new(),
+            sitemap: Vec::new(),
         };
+        let default = config.default_language.clone();
         // Transcripts per (language, topic) and (language, speaker), counted once: page n of a
         // topic or speaker has an alternate in a language only if that language has n pages.
         let mut topic_counts: HashMap<(&str, &str), usize> = HashMap::new();
@@ -901,38 +1041,51 @@ impl<'a> Planner<'a> {
         }
         for l in &config.languages {
             let code = l.code.as_str();
-            let mine: &[usize] = self.by_lang.get(code).map(Vec::as_slice).unwrap_or(&[]);
+            let mine: &'a [usize] = self.by_lang.get(code).map(Vec::as_slice).unwrap_or(&[]);
 
             // home, paginated
-            let pages = self.paginate(&format!("/{code}/"), mine);
+            let home = format!("/{code}/");
+            let pages = self.paginate(&home, mine);
             let total = pages.len();
             for (n, (url, items)) in pages.into_iter().enumerate() {
                 let alternates = self
                     .paginated_alternates("", n + 1, |c| self.by_lang.get(c).map_or(0, Vec::len));
-                let mut ctx = self.base(code, &url, &alternates, true);
-                ctx.insert("transcripts", &items);
-                ctx.insert(
-                    "paginator",
-                    &self.paginator(&format!("/{code}/"), n + 1, total),
+                let home = home.clone();
+                self.page(
+                    &mut plan,
+                    url,
+                    code,
+                    "index.html",
+                    Sitemap::Listed(alternates),
+                    move |ctx| {
+                        ctx.insert("transcripts", &self.listing(items));
+                        ctx.insert("paginator", &self.paginator(&home, n + 1, total));
+                    },
                 );
-                jobs.push(job(url, code, "index.html", ctx));
             }
 
             // transcripts
             for &i in mine {
                 let t = &self.site.transcripts[i];
-                let url = t.url();
                 let alternates: BTreeMap<String, String> = self.groups[t.translation_key.as_str()]
                     .iter()
                     .map(|(c, j)| (c.to_string(), self.site.transcripts[*j].url()))
                     .collect();
-                let mut ctx = self.base(code, &url, &alternates, true);
-                let mut full = self.summaries[i].clone();
-                full["content"] = Value::String(self.site.bodies[i].clone());
-                full["source"] = Value::String(t.source.to_string_lossy().replace('\\', "/"));
-                full["video"] = self.video(t);
-                ctx.insert("transcript", &full);
-                jobs.push(job(url, code, "transcript.html", ctx));
+                self.page(
+                    &mut plan,
+                    t.url(),
+                    code,
+                    "transcript.html",
+                    Sitemap::Listed(alternates),
+                    move |ctx| {
+                        let mut full = self.summaries[i].clone();
+                        full["content"] = Value::String(self.site.bodies[i].clone());
+                        full["source"] =
+                            Value::String(t.source.to_string_lossy().replace('\\', "/"));
+                        full["video"] = self.video(t);
+                        ctx.insert("transcript", &full);
+                    },
+                );
             }
 
             // topics and speakers
@@ -952,29 +1105,39 @@ impl<'a> Planner<'a> {
                 .map(|(k, items)| json!({"key": k, "name": self.site.topics.name(k, code, &default), "url": format!("/{code}/topics/{k}/"), "count": items.len()}))
                 .collect();
             topics.sort_by_key(|t| t["name"].as_str().unwrap_or_default().to_lowercase());
-            let mut ctx = self.base(
+            self.page(
+                &mut plan,
+                format!("/{code}/topics/"),
                 code,
-                &format!("/{code}/topics/"),
-                &self.every_language("topics/"),
-                true,
+                "topics.html",
+                Sitemap::Listed(self.every_language("topics/")),
+                move |ctx| {
+                    ctx.insert("topics", &topics);
+                },
             );
-            ctx.insert("topics", &topics);
-            jobs.push(job(format!("/{code}/topics/"), code, "topics.html", ctx));
-            for (key, items) in &topic_items {
+            for (key, items) in topic_items {
                 let base = format!("/{code}/topics/{key}/");
                 let topic = json!({"key": key, "name": self.site.topics.name(key, code, &default), "url": base});
-                let pages = self.paginate(&base, items);
+                let pages = self.paginate_owned(&base, items);
                 let total = pages.len();
                 for (n, (url, list)) in pages.into_iter().enumerate() {
                     let alternates =
                         self.paginated_alternates(&format!("topics/{key}/"), n + 1, |c| {
-                            topic_counts.get(&(c, *key)).copied().unwrap_or(0)
+                            topic_counts.get(&(c, key)).copied().unwrap_or(0)
                         });
-                    let mut ctx = self.base(code, &url, &alternates, true);
-                    ctx.insert("topic", &topic);
-                    ctx.insert("transcripts", &list);
-                    ctx.insert("paginator", &self.paginator(&base, n + 1, total));
-                    jobs.push(job(url, code, "topic.html", ctx));
+                    let (base, topic) = (base.clone(), topic.clone());
+                    self.page(
+                        &mut plan,
+                        url,
+                        code,
+                        "topic.html",
+                        Sitemap::Listed(alternates),
+                        move |ctx| {
+                            ctx.insert("topic", &topic);
+                            ctx.insert("transcripts", &self.listing(&list));
+                            ctx.insert("paginator", &self.paginator(&base, n + 1, total));
+                        },
+                    );
                 }
             }
             let speaker_info = |key: &str, items: &[usize]| {
@@ -995,85 +1158,94 @@ impl<'a> Planner<'a> {
                 })
                 .collect();
             speakers.sort_by_key(|s| s["name"].as_str().unwrap_or_default().to_lowercase());
-            let mut ctx = self.base(
-                code,
-                &format!("/{code}/speakers/"),
-                &self.every_language("speakers/"),
-                true,
-            );
-            ctx.insert("speakers", &speakers);
-            jobs.push(job(
+            self.page(
+                &mut plan,
                 format!("/{code}/speakers/"),
                 code,
                 "speakers.html",
-                ctx,
-            ));
-            for (key, items) in &speaker_items {
+                Sitemap::Listed(self.every_language("speakers/")),
+                move |ctx| {
+                    ctx.insert("speakers", &speakers);
+                },
+            );
+            for (key, items) in speaker_items {
                 let base = format!("/{code}/speakers/{key}/");
-                let speaker = speaker_info(key, items);
-                let pages = self.paginate(&base, items);
+                let speaker = speaker_info(key, &items);
+                let pages = self.paginate_owned(&base, items);
                 let total = pages.len();
                 for (n, (url, list)) in pages.into_iter().enumerate() {
                     let alternates =
                         self.paginated_alternates(&format!("speakers/{key}/"), n + 1, |c| {
-                            speaker_counts.get(&(c, *key)).copied().unwrap_or(0)
+                            speaker_counts.get(&(c, key)).copied().unwrap_or(0)
                         });
-                    let mut ctx = self.base(code, &url, &alternates, true);
-                    ctx.insert("speaker", &speaker);
-                    ctx.insert("transcripts", &list);
-                    ctx.insert("paginator", &self.paginator(&base, n + 1, total));
-                    jobs.push(job(url, code, "speaker.html", ctx));
+                    let (base, speaker) = (base.clone(), speaker.clone());
+                    self.page(
+                        &mut plan,
+                        url,
+                        code,
+                        "speaker.html",
+                        Sitemap::Listed(alternates),
+                        move |ctx| {
+                            ctx.insert("speaker", &speaker);
+                            ctx.insert("transcripts", &self.listing(&list));
+                            ctx.insert("paginator", &self.paginator(&base, n + 1, total));
+                        },
+                    );
                 }
             }
 
             // feed, search, 404, account screens
-            let feed: Vec<&Value> = mine
-                .iter()
-                .take(FEED_ENTRIES)
-                .map(|&i| &self.summaries[i])
-                .collect();
-            let mut ctx = self.base(
-                code,
-                &format!("/{code}/atom.xml"),
-                &self.every_language("atom.xml"),
-                false,
-            );
-            ctx.insert("transcripts", &feed);
-            ctx.insert("feed_url", &format!("{}/{code}/atom.xml", config.base_url));
+            let feed_url = format!("{}/{code}/atom.xml", config.base_url);
             let updated = mine
                 .first()
                 .map(|&i| self.site.transcripts[i].date.to_rfc3339())
                 .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into());
-            ctx.insert("updated", &updated);
-            jobs.push(job(format!("/{code}/atom.xml"), code, "atom.xml", ctx));
-            if config.search {
-                let ctx = self.base(
-                    code,
-                    &format!("/{code}/search/"),
-                    &self.every_language("search/"),
-                    true,
-                );
-                jobs.push(job(format!("/{code}/search/"), code, "search.html", ctx));
-            }
-            let ctx = self.base(
+            self.page(
+                &mut plan,
+                format!("/{code}/atom.xml"),
                 code,
-                &format!("/{code}/404.html"),
-                &self.every_language("404.html"),
-                false,
+                "atom.xml",
+                Sitemap::Unlisted(self.every_language("atom.xml")),
+                move |ctx| {
+                    ctx.insert(
+                        "transcripts",
+                        &self.listing(&mine[..mine.len().min(FEED_ENTRIES)]),
+                    );
+                    ctx.insert("feed_url", &feed_url);
+                    ctx.insert("updated", &updated);
+                },
             );
-            jobs.push(job(format!("/{code}/404.html"), code, "404.html", ctx));
+            if config.search {
+                self.page(
+                    &mut plan,
+                    format!("/{code}/search/"),
+                    code,
+                    "search.html",
+                    Sitemap::Listed(self.every_language("search/")),
+                    |_| {},
+                );
+            }
+            self.page(
+                &mut plan,
+                format!("/{code}/404.html"),
+                code,
+                "404.html",
+                Sitemap::Unlisted(self.every_language("404.html")),
+                |_| {},
+            );
             for template in self.site.theme.templates_under("account/") {
                 let screen = template
                     .trim_start_matches("account/")
                     .trim_end_matches(".html");
                 let path = format!("account/{screen}/");
-                let ctx = self.base(
+                self.page(
+                    &mut plan,
+                    format!("/{code}/{path}"),
                     code,
-                    &format!("/{code}/{path}"),
-                    &self.every_language(&path),
-                    false,
+                    &template,
+                    Sitemap::Unlisted(self.every_language(&path)),
+                    |_| {},
                 );
-                jobs.push(job(format!("/{code}/{path}"), code, &template, ctx));
             }
         }
         // site-wide pages in the default language
@@ -1082,16 +1254,29 @@ impl<'a> Planner<'a> {
             .iter()
             .map(|l| json!({"code": l.code, "name": l.name, "url": format!("/{}/", l.code)}))
             .collect();
-        let mut ctx = self.base(&default, "/", &BTreeMap::new(), false);
-        ctx.insert("homes", &homes);
-        jobs.push(job("/".into(), &default, "root.html", ctx));
-        let ctx = self.base(&default, "/404.html", &BTreeMap::new(), false);
-        jobs.push(job("/404.html".into(), &default, "404.html", ctx));
-        jobs
+        self.page(
+            &mut plan,
+            "/".into(),
+            &default,
+            "root.html",
+            Sitemap::Unlisted(BTreeMap::new()),
+            move |ctx| {
+                ctx.insert("homes", &homes);
+            },
+        );
+        self.page(
+            &mut plan,
+            "/404.html".into(),
+            &default,
+            "404.html",
+            Sitemap::Unlisted(BTreeMap::new()),
+            |_| {},
+        );
+        plan
     }
 
-    /// Splits `items` into pages: `base`, `base/page/2/`, … with their summaries.
-    fn paginate(&self, base: &str, items: &[usize]) -> Vec<(String, Vec<Value>)> {
+    /// Splits `items` into pages: `base`, `base/page/2/`, …
+    fn paginate<'i>(&self, base: &str, items: &'i [usize]) -> Vec<(String, &'i [usize])> {
         let per = self.config().paginate.max(1);
         let chunks: Vec<&[usize]> = if items.is_empty() {
             vec![&[]]
@@ -1101,12 +1286,15 @@ impl<'a> Planner<'a> {
         chunks
             .into_iter()
             .enumerate()
-            .map(|(n, chunk)| {
-                (
-                    page_url(base, n + 1),
-                    chunk.iter().map(|&i| self.summaries[i].clone()).collect(),
-                )
-            })
+            .map(|(n, chunk)| (page_url(base, n + 1), chunk))
+            .collect()
+    }
+
+    /// [`Self::paginate`], each page owning its items.
+    fn paginate_owned(&self, base: &str, items: Vec<usize>) -> Vec<(String, Vec<usize>)> {
+        self.paginate(base, &items)
+            .into_iter()
+            .map(|(url, chunk)| (url, chunk.to_vec()))
             .collect()
     }
 
@@ -1165,9 +1353,9 @@ impl<'a> Planner<'a> {
     }
 
     /// `sitemap.xml` with `xhtml:link` alternates (and `x-default`) for translated pages.
-    fn sitemap(&self) -> String {
+    fn sitemap(&self, entries: &[(String, BTreeMap<String, String>)]) -> String {
         let config = self.config();
-        let mut entries = self.sitemap.lock().expect("not poisoned").clone();
+        let mut entries = entries.to_vec();
         entries.sort();
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n");
         for (url, alternates) in entries {
@@ -1240,50 +1428,6 @@ fn xml_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-impl Output {
-    /// Writes every file and copy under `dir`, in parallel.
-    fn write(&self, dir: &Path) -> Result<(), Vec<Diagnostic>> {
-        let mut parents: BTreeSet<PathBuf> = BTreeSet::new();
-        for rel in self
-            .files
-            .iter()
-            .map(|(p, _)| p)
-            .chain(self.copies.iter().map(|(_, d)| d))
-        {
-            if let Some(parent) = dir.join(rel).parent() {
-                parents.insert(parent.to_path_buf());
-            }
-        }
-        for p in &parents {
-            std::fs::create_dir_all(p).map_err(|e| vec![Diagnostic::io(p, "create folder", &e)])?;
-        }
-        let mut errors: Vec<Diagnostic> = self
-            .files
-            .par_iter()
-            .filter_map(|(rel, text)| {
-                std::fs::write(dir.join(rel), text)
-                    .err()
-                    .map(|e| Diagnostic::io(&dir.join(rel), "write", &e))
-            })
-            .collect();
-        errors.extend(
-            self.copies
-                .par_iter()
-                .filter_map(|(src, rel)| {
-                    std::fs::copy(src, dir.join(rel))
-                        .err()
-                        .map(|e| Diagnostic::io(src, "copy", &e))
-                })
-                .collect::<Vec<_>>(),
-        );
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
 }
 
 /// Runs `fill` on a fresh folder beside `out`, then swaps it in for `out`. On failure the
