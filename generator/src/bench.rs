@@ -694,6 +694,7 @@ fn measure(args: &BenchArgs, root: &Path) -> Result<BenchReport, BenchError> {
     builds.push(timed("build without search", &options)?);
     touch_transcript(&corpus.sample)?;
     builds.push(timed("rebuild after 1 edit, no search", &options)?);
+    builds.push(timed_serve_edit(&options, &corpus.sample)?);
 
     Ok(BenchReport {
         corpus,
@@ -726,6 +727,41 @@ fn timed(label: &'static str, options: &crate::site::BuildOptions) -> Result<Mea
         search: report.search.as_ref().map(|s| s.elapsed),
         peak_rss: peak_rss_bytes(),
         phases: report.phases,
+    })
+}
+
+/// What `serve` does after an author saves one transcript: the site is loaded (a full build,
+/// not timed), the file changes, and only the pages showing it are re-rendered.
+fn timed_serve_edit(
+    options: &crate::site::BuildOptions,
+    sample: &Path,
+) -> Result<Measure, BenchError> {
+    let label = "serve: update after 1 edit";
+    eprintln!("bench: {label} …");
+    let (mut live, _) = crate::site::LiveSite::build(options.clone())
+        .map_err(|errors| BenchError::Build(errors.to_string()))?;
+    touch_transcript(sample)?;
+    reset_peak_rss();
+    let started = Instant::now();
+    let update = live
+        .update(&[sample.to_path_buf()])
+        .map_err(|errors| BenchError::Build(errors.to_string()))?;
+    let elapsed = started.elapsed();
+    let pages = match update {
+        crate::site::Update::Pages { pages, .. } => pages,
+        crate::site::Update::Full(_) => {
+            return Err(BenchError::Build(
+                "an edit to one paragraph led to a full build, not a partial update".into(),
+            ))
+        }
+    };
+    Ok(Measure {
+        label,
+        pages,
+        elapsed,
+        search: None,
+        peak_rss: peak_rss_bytes(),
+        phases: crate::site::Phases::default(),
     })
 }
 

@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use tower_http::services::ServeDir;
 
 use crate::config::{Config, PasswordPolicy};
-use crate::site::{self, BuildOptions};
+use crate::site::{BuildOptions, LiveSite, Update};
 
 /// Server-sent events: one `reload` event after every successful rebuild.
 pub const RELOAD_PATH: &str = "/__pressroom/reload";
@@ -126,7 +126,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let out = root.join("public");
 
     let started = Instant::now();
-    let report = build(&root).map_err(ServeError::Build)?;
+    let (live, report) = LiveSite::build(BuildOptions::new(&root)).map_err(ServeError::Build)?;
     println!(
         "built {} pages in {} ms → {}",
         report.pages,
@@ -169,6 +169,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         Some(watch_and_rebuild(
             root.clone(),
             state_dir.clone(),
+            live,
+            config.search,
             reload_tx,
         )?)
     } else {
@@ -197,10 +199,6 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     })
     .await?;
     Ok(())
-}
-
-fn build(root: &Path) -> Result<site::BuildReport, crate::error::BuildErrors> {
-    site::build(&BuildOptions::new(root))
 }
 
 /// The static site with directory indexes, per-language 404 pages and the reload endpoint.
@@ -306,11 +304,15 @@ fn inject(html: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Watches the site sources; each debounced batch of changes rebuilds and bumps the reload
-/// generation. Returns the watcher, which must be kept alive.
+/// Watches the site sources; each debounced batch of changes updates the site (only the pages
+/// an edited transcript appears on, or a full build) and bumps the reload generation. After a
+/// partial update the search index is rebuilt in the background. Returns the watcher, which must
+/// be kept alive.
 fn watch_and_rebuild(
     root: PathBuf,
     state_dir: PathBuf,
+    mut live: LiveSite,
+    search: bool,
     reload: watch::Sender<u64>,
 ) -> Result<notify::RecommendedWatcher, notify::Error> {
     use notify::{RecursiveMode, Watcher as _};
@@ -325,6 +327,9 @@ fn watch_and_rebuild(
     // Watch the root non-recursively for pressroom.toml (editors replace files by renaming).
     watcher.watch(&root, RecursiveMode::NonRecursive)?;
 
+    let indexer = search
+        .then(|| search_indexer(root.join("public")))
+        .transpose()?;
     std::thread::Builder::new()
         .name("pressroom-watch".into())
         .spawn(move || {
@@ -346,8 +351,8 @@ fn watch_and_rebuild(
                 changed.sort();
                 changed.dedup();
                 let started = Instant::now();
-                match build(&root) {
-                    Ok(report) => {
+                match live.update(&changed) {
+                    Ok(Update::Full(report)) => {
                         generation += 1;
                         println!(
                             "rebuilt {} pages in {} ms after {} ({} changed)",
@@ -358,6 +363,24 @@ fn watch_and_rebuild(
                         );
                         let _ = reload.send(generation);
                     }
+                    Ok(Update::Pages { pages, elapsed }) => {
+                        generation += 1;
+                        println!(
+                            "updated {pages} page{} in {} ms after {}{}",
+                            if pages == 1 { "" } else { "s" },
+                            elapsed.as_millis(),
+                            describe(&root, &changed),
+                            if indexer.is_some() {
+                                "; search index updating in the background"
+                            } else {
+                                ""
+                            }
+                        );
+                        let _ = reload.send(generation);
+                        if let Some(indexer) = &indexer {
+                            let _ = indexer.send(());
+                        }
+                    }
                     Err(errors) => {
                         eprintln!("rebuild failed; still serving the last good site:\n{errors}");
                     }
@@ -367,6 +390,30 @@ fn watch_and_rebuild(
         })
         .map_err(notify::Error::io)?;
     Ok(watcher)
+}
+
+/// A thread that re-indexes the site for search whenever asked, coalescing requests that
+/// arrive while it works; returns the channel to ask on.
+fn search_indexer(out: PathBuf) -> Result<std::sync::mpsc::Sender<()>, notify::Error> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("pressroom-search".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                while rx.try_recv().is_ok() {}
+                match crate::search::index_dir(&out) {
+                    Ok(stats) => println!(
+                        "search index updated: {} pages in {} ms",
+                        stats.pages,
+                        stats.elapsed.as_millis()
+                    ),
+                    Err(e) => eprintln!("search index not updated: {e}"),
+                }
+                let _ = io::stdout().flush();
+            }
+        })
+        .map_err(notify::Error::io)?;
+    Ok(tx)
 }
 
 /// Keeps the events that touch the site's sources (not `public/`, the state folder, editor

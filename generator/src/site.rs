@@ -112,6 +112,11 @@ impl std::fmt::Display for BuildReport {
 
 /// Builds the site into its output folder, atomically.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
+    build_site(options).map(|(_, _, report)| report)
+}
+
+/// [`build`], keeping the loaded site and its summaries for [`LiveSite`].
+fn build_site(options: &BuildOptions) -> Result<(Site, Vec<Value>, BuildReport), BuildErrors> {
     let started = Instant::now();
     let (site, errors) = Site::load_partial(options)?;
     let mut phases = Phases {
@@ -120,9 +125,9 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
     };
     let out_dir = options.out_dir();
     let search_on = site.config.search && !site.transcripts.is_empty();
-    let (output, search) = write_atomically(&out_dir, |tmp| {
+    let (output, summaries, search) = write_atomically(&out_dir, |tmp| {
         let rendering = Instant::now();
-        let output = site
+        let (output, summaries) = site
             .render_reporting(errors, Some(tmp), options.progress)
             .map_err(|e| e.diagnostics().to_vec())?;
         phases.render = rendering.elapsed();
@@ -141,11 +146,11 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
             None
         };
         phases.search = indexing.elapsed();
-        Ok((output, search))
+        Ok((output, summaries, search))
     })
     .map_err(BuildErrors::new)?;
     phases.swap = started.elapsed() - phases.load - phases.render - phases.search;
-    Ok(BuildReport {
+    let report = BuildReport {
         pages: output.pages,
         languages: site.config.languages.len(),
         transcripts: site.transcripts.len(),
@@ -154,7 +159,149 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
         rendered: output.files.iter().map(|p| format!("/{p}")).collect(),
         search,
         phases,
-    })
+    };
+    Ok((site, summaries, report))
+}
+
+/// A built site kept loaded between builds, for `serve`. An edit that only changes what
+/// transcripts say — not where they appear: same URL, date, language, translation key, topics,
+/// speakers, video and draft state — re-parses those files and re-renders, in place, only the
+/// pages that show them (the transcript, its listings, the feed). Anything else (a new, moved or
+/// deleted file, the theme, the configuration, the topics) is a full atomic [`build`].
+pub struct LiveSite {
+    options: BuildOptions,
+    site: Site,
+    summaries: Vec<Value>,
+}
+
+/// What [`LiveSite::update`] did.
+#[derive(Debug)]
+pub enum Update {
+    /// A full build.
+    Full(BuildReport),
+    /// Only these pages were re-rendered.
+    Pages {
+        /// HTML pages and feeds rewritten.
+        pages: usize,
+        /// Wall time.
+        elapsed: Duration,
+    },
+}
+
+impl LiveSite {
+    /// A full build whose site stays loaded for [`Self::update`].
+    pub fn build(options: BuildOptions) -> Result<(LiveSite, BuildReport), BuildErrors> {
+        let (site, summaries, report) = build_site(&options)?;
+        Ok((
+            LiveSite {
+                options,
+                site,
+                summaries,
+            },
+            report,
+        ))
+    }
+
+    /// Brings the output up to date after `changed` files (absolute or root-relative) changed.
+    /// On error nothing is written and the site stays as it was.
+    pub fn update(&mut self, changed: &[PathBuf]) -> Result<Update, BuildErrors> {
+        let started = Instant::now();
+        match self.edits(changed)? {
+            Some(edits) => {
+                let indices: BTreeSet<usize> = edits.iter().map(|(i, _, _)| *i).collect();
+                for (i, t, html) in edits {
+                    self.site.transcripts[i] = t;
+                    self.site.bodies[i] = html;
+                }
+                let summaries = std::mem::take(&mut self.summaries);
+                let (result, summaries) =
+                    self.site
+                        .render_pages(&self.options.out_dir(), summaries, &indices);
+                self.summaries = summaries;
+                let pages = result?;
+                Ok(Update::Pages {
+                    pages,
+                    elapsed: started.elapsed(),
+                })
+            }
+            None => {
+                let (site, summaries, report) = build_site(&self.options)?;
+                self.site = site;
+                self.summaries = summaries;
+                Ok(Update::Full(report))
+            }
+        }
+    }
+
+    /// The re-parsed transcripts when every change is an edit that moves nothing (see
+    /// [`LiveSite`]); `None` when a full build is needed; the errors of the edited files.
+    #[allow(clippy::type_complexity)]
+    fn edits(
+        &self,
+        changed: &[PathBuf],
+    ) -> Result<Option<Vec<(usize, Transcript, String)>>, BuildErrors> {
+        let root = &self.site.root;
+        let root_abs = root.canonicalize().unwrap_or_else(|_| root.clone());
+        let mut edits = Vec::new();
+        let mut errors = Vec::new();
+        for path in changed {
+            let abs = match path.canonicalize() {
+                Ok(p) => p,
+                Err(_) if path.is_relative() => match root.join(path).canonicalize() {
+                    Ok(p) => p,
+                    Err(_) => return Ok(None),
+                },
+                Err(_) => return Ok(None),
+            };
+            let Ok(rel) = abs.strip_prefix(&root_abs) else {
+                return Ok(None);
+            };
+            let Some(i) = self.site.transcripts.iter().position(|t| t.source == rel) else {
+                return Ok(None);
+            };
+            let old = &self.site.transcripts[i];
+            let Ok(text) = std::fs::read_to_string(root.join(rel)) else {
+                return Ok(None);
+            };
+            let folder = Path::new("content").join(&old.lang);
+            let key_path = rel
+                .strip_prefix(&folder)
+                .unwrap_or(rel)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let new =
+                match content::parse_transcript(rel, text, &old.lang, &key_path, &self.site.topics)
+                {
+                    Ok(t) => t,
+                    Err(e) => {
+                        errors.extend(e);
+                        continue;
+                    }
+                };
+            let place = |t: &Transcript| {
+                (
+                    t.url(),
+                    t.date,
+                    t.translation_key.clone(),
+                    t.topics.clone(),
+                    t.speakers.clone(),
+                    t.video.clone(),
+                    t.draft,
+                )
+            };
+            if place(old) != place(&new) {
+                return Ok(None);
+            }
+            let body = markdown::render(new.body());
+            errors.extend(dead_links(&self.site.config, &self.site.known, &new, &body));
+            edits.push((i, new, body.html));
+        }
+        if errors.is_empty() {
+            Ok(Some(edits))
+        } else {
+            Err(BuildErrors::new(errors))
+        }
+    }
 }
 
 /// Everything loaded and validated, with transcript bodies rendered.
@@ -169,6 +316,8 @@ pub struct Site {
     pub transcripts: Vec<Transcript>,
     /// Rendered bodies, same order as `transcripts`.
     bodies: Vec<String>,
+    /// Every URL the site has, for link checks.
+    known: BTreeSet<String>,
     root: PathBuf,
 }
 
@@ -331,23 +480,7 @@ impl Site {
             .unwrap_or_default();
         let known = known_urls(&config, &transcripts, &screens);
         for (t, body) in transcripts.iter().zip(&bodies) {
-            for link in &body.links {
-                if let Some(path) = internal_path(&config, &link.url) {
-                    if !known.contains(path) && !known.contains(&format!("{path}/")) {
-                        let mut d = t.body_diagnostic(
-                            link.offset,
-                            format!("link to {path} but the site has no such page"),
-                        );
-                        d = d.with_hint(
-                            match did_you_mean(path, known.iter().map(String::as_str)) {
-                                Some(s) => format!("did you mean {s}?"),
-                                None => "check the language, date and slug in the link".into(),
-                            },
-                        );
-                        errors.push(d);
-                    }
-                }
-            }
+            errors.extend(dead_links(&config, &known, t, body));
         }
 
         match theme {
@@ -358,6 +491,7 @@ impl Site {
                     topics,
                     transcripts,
                     bodies: bodies.into_iter().map(|b| b.html).collect(),
+                    known,
                     root,
                 },
                 errors,
@@ -380,7 +514,7 @@ impl Site {
     /// reported together.
     pub fn load_and_render(options: &BuildOptions) -> Result<(Site, Output), BuildErrors> {
         let (site, errors) = Self::load_partial(options)?;
-        let output = site.render_reporting(errors, None, options.progress)?;
+        let (output, _) = site.render_reporting(errors, None, options.progress)?;
         Ok((site, output))
     }
 
@@ -391,9 +525,9 @@ impl Site {
         mut errors: Vec<Diagnostic>,
         out: Option<&Path>,
         progress: bool,
-    ) -> Result<Output, BuildErrors> {
+    ) -> Result<(Output, Vec<Value>), BuildErrors> {
         let out = if errors.is_empty() { out } else { None };
-        match self.render(out, progress) {
+        match self.render_with(out, progress, None) {
             Ok(output) if errors.is_empty() => Ok(output),
             Ok(_) => Err(BuildErrors::new(errors)),
             Err(more) => {
@@ -408,10 +542,21 @@ impl Site {
     /// without, nothing is written (`check`). Either way no more than a few pages are in
     /// memory at once.
     pub fn render(&self, out: Option<&Path>, progress: bool) -> Result<Output, BuildErrors> {
+        self.render_with(out, progress, None)
+            .map(|(output, _)| output)
+    }
+
+    /// [`Self::render`], reusing `summaries` when given; also returns the summaries.
+    fn render_with(
+        &self,
+        out: Option<&Path>,
+        progress: bool,
+        summaries: Option<Vec<Value>>,
+    ) -> Result<(Output, Vec<Value>), BuildErrors> {
         let mut errors = Vec::new();
         let (assets, mut copies) = self.static_files(&mut errors);
         let media = self.media_files(&mut errors, &mut copies);
-        let planner = Planner::new(self, &assets, &media);
+        let planner = Planner::new(self, &assets, &media, summaries);
         let plan = planner.plan();
         let renderers: HashMap<&str, Renderer> = self
             .config
@@ -501,11 +646,70 @@ impl Site {
         let pages = paths.iter().filter(|p| p.ends_with(".html")).count();
         let mut rendered = paths;
         rendered.extend(files.drain(..).map(|(p, _)| p));
-        Ok(Output {
-            files: rendered,
-            copies,
-            pages,
-        })
+        drop(plan);
+        Ok((
+            Output {
+                files: rendered,
+                copies,
+                pages,
+            },
+            planner.summaries,
+        ))
+    }
+
+    /// Re-renders, in place in `out`, only the pages that show one of `changed` (transcript
+    /// indices); each file is replaced by rename so a reader never sees half a page.
+    fn render_pages(
+        &self,
+        out: &Path,
+        summaries: Vec<Value>,
+        changed: &BTreeSet<usize>,
+    ) -> (Result<usize, BuildErrors>, Vec<Value>) {
+        let mut errors = Vec::new();
+        let (assets, _) = self.static_files(&mut errors);
+        let media = self.media_files(&mut errors, &mut Vec::new());
+        let mut planner = Planner::new(self, &assets, &media, Some(summaries));
+        for &i in changed {
+            planner.summaries[i] = planner.summary(&self.transcripts[i]);
+        }
+        let plan = planner.plan();
+        let renderers: HashMap<&str, Renderer> = self
+            .config
+            .languages
+            .iter()
+            .map(|l| (l.code.as_str(), self.theme.renderer(&l.code)))
+            .collect();
+        let jobs: Vec<&Job> = plan
+            .jobs
+            .iter()
+            .filter(|job| job.shows.iter().any(|i| changed.contains(i)))
+            .collect();
+        errors.extend(
+            jobs.par_iter()
+                .filter_map(|job| {
+                    let path = out.join(output_path(&job.url));
+                    let html = match renderers[job.lang.as_str()]
+                        .render(&job.template, &(job.context)())
+                    {
+                        Ok(html) => html,
+                        Err(d) => return Some(d),
+                    };
+                    let tmp = path.with_extension("html.pressroom-tmp");
+                    std::fs::write(&tmp, html)
+                        .and_then(|()| std::fs::rename(&tmp, &path))
+                        .err()
+                        .map(|e| Diagnostic::io(&path, "write", &e))
+                })
+                .collect::<Vec<_>>(),
+        );
+        let pages = jobs.len();
+        drop(plan);
+        let summaries = planner.summaries;
+        if errors.is_empty() {
+            (Ok(pages), summaries)
+        } else {
+            (Err(BuildErrors::new(errors)), summaries)
+        }
     }
 
     /// Copies the theme's `static/`, fingerprinting CSS and JS; returns the `assets` map.
@@ -744,6 +948,35 @@ fn content_files(
 }
 
 /// The site path of an internal link to check: `/{lang}/…` without fragment or query.
+/// Errors for the links of `body` (of `t`) to pages of this site that don't exist.
+fn dead_links(
+    config: &Config,
+    known: &BTreeSet<String>,
+    t: &Transcript,
+    body: &markdown::Rendered,
+) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    for link in &body.links {
+        if let Some(path) = internal_path(config, &link.url) {
+            if !known.contains(path) && !known.contains(&format!("{path}/")) {
+                errors.push(
+                    t.body_diagnostic(
+                        link.offset,
+                        format!("link to {path} but the site has no such page"),
+                    )
+                    .with_hint(
+                        match did_you_mean(path, known.iter().map(String::as_str)) {
+                            Some(s) => format!("did you mean {s}?"),
+                            None => "check the language, date and slug in the link".into(),
+                        },
+                    ),
+                );
+            }
+        }
+    }
+    errors
+}
+
 fn internal_path<'a>(config: &Config, url: &'a str) -> Option<&'a str> {
     let path = url.split(['#', '?']).next().unwrap_or_default();
     let first = path.strip_prefix('/')?.split('/').next()?;
@@ -815,6 +1048,16 @@ struct Job<'p> {
     lang: String,
     template: String,
     context: MakeContext<'p>,
+    /// Transcripts whose text or summary the page shows: an edit to one of them that moves
+    /// nothing (same URL, date, topics, speakers, video) re-renders exactly these pages.
+    shows: Vec<usize>,
+}
+
+impl Job<'_> {
+    /// Records the transcripts this page shows.
+    fn shows(&mut self, transcripts: &[usize]) {
+        self.shows = transcripts.to_vec();
+    }
 }
 
 /// The page list of a site: what to render, and what the sitemap lists.
@@ -826,13 +1069,21 @@ struct Plan<'p> {
 
 impl<'p> Plan<'p> {
     /// Adds a page.
-    fn page(&mut self, url: String, lang: &str, template: &str, context: MakeContext<'p>) {
+    fn page(
+        &mut self,
+        url: String,
+        lang: &str,
+        template: &str,
+        context: MakeContext<'p>,
+    ) -> &mut Job<'p> {
         self.jobs.push(Job {
             url,
             lang: lang.to_string(),
             template: template.to_string(),
             context,
+            shows: Vec::new(),
         });
+        self.jobs.last_mut().expect("just pushed")
     }
 }
 
@@ -856,10 +1107,12 @@ struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
+    /// A planner for `site`; `summaries` are computed unless given (by a previous build).
     fn new(
         site: &'a Site,
         assets: &'a BTreeMap<String, String>,
         media: &'a HashMap<String, (Option<String>, Option<String>)>,
+        summaries: Option<Vec<Value>>,
     ) -> Self {
         let mut by_lang: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut groups: HashMap<&str, BTreeMap<&str, usize>> = HashMap::new();
@@ -878,11 +1131,14 @@ impl<'a> Planner<'a> {
             groups,
             summaries: Vec::new(),
         };
-        planner.summaries = site
-            .transcripts
-            .par_iter()
-            .map(|t| planner.summary(t))
-            .collect();
+        planner.summaries = match summaries {
+            Some(known) if known.len() == site.transcripts.len() => known,
+            _ => site
+                .transcripts
+                .par_iter()
+                .map(|t| planner.summary(t))
+                .collect(),
+        };
         planner
     }
 
@@ -973,15 +1229,15 @@ impl<'a> Planner<'a> {
     }
 
     /// A page whose context is the base context plus what `extra` adds.
-    fn page(
+    fn page<'b>(
         &'a self,
-        plan: &mut Plan<'a>,
+        plan: &'b mut Plan<'a>,
         url: String,
         lang: &str,
         template: &str,
         alternates: Sitemap,
         extra: impl Fn(&mut tera::Context) + Send + Sync + 'a,
-    ) {
+    ) -> &'b mut Job<'a> {
         let code = lang.to_string();
         let page_url = url.clone();
         let alternates = match alternates {
@@ -1000,7 +1256,7 @@ impl<'a> Planner<'a> {
                 extra(&mut ctx);
                 ctx
             }),
-        );
+        )
     }
 
     fn every_language(&self, path: &str) -> BTreeMap<String, String> {
@@ -1061,7 +1317,8 @@ impl<'a> Planner<'a> {
                         ctx.insert("transcripts", &self.listing(items));
                         ctx.insert("paginator", &self.paginator(&home, n + 1, total));
                     },
-                );
+                )
+                .shows(items);
             }
 
             // transcripts
@@ -1085,7 +1342,8 @@ impl<'a> Planner<'a> {
                         full["video"] = self.video(t);
                         ctx.insert("transcript", &full);
                     },
-                );
+                )
+                .shows(&[i]);
             }
 
             // topics and speakers
@@ -1125,7 +1383,7 @@ impl<'a> Planner<'a> {
                         self.paginated_alternates(&format!("topics/{key}/"), n + 1, |c| {
                             topic_counts.get(&(c, key)).copied().unwrap_or(0)
                         });
-                    let (base, topic) = (base.clone(), topic.clone());
+                    let (base, topic, shows) = (base.clone(), topic.clone(), list.clone());
                     self.page(
                         &mut plan,
                         url,
@@ -1137,7 +1395,8 @@ impl<'a> Planner<'a> {
                             ctx.insert("transcripts", &self.listing(&list));
                             ctx.insert("paginator", &self.paginator(&base, n + 1, total));
                         },
-                    );
+                    )
+                    .shows(&shows);
                 }
             }
             let speaker_info = |key: &str, items: &[usize]| {
@@ -1178,7 +1437,7 @@ impl<'a> Planner<'a> {
                         self.paginated_alternates(&format!("speakers/{key}/"), n + 1, |c| {
                             speaker_counts.get(&(c, key)).copied().unwrap_or(0)
                         });
-                    let (base, speaker) = (base.clone(), speaker.clone());
+                    let (base, speaker, shows) = (base.clone(), speaker.clone(), list.clone());
                     self.page(
                         &mut plan,
                         url,
@@ -1190,7 +1449,8 @@ impl<'a> Planner<'a> {
                             ctx.insert("transcripts", &self.listing(&list));
                             ctx.insert("paginator", &self.paginator(&base, n + 1, total));
                         },
-                    );
+                    )
+                    .shows(&shows);
                 }
             }
 
@@ -1214,7 +1474,8 @@ impl<'a> Planner<'a> {
                     ctx.insert("feed_url", &feed_url);
                     ctx.insert("updated", &updated);
                 },
-            );
+            )
+            .shows(&mine[..mine.len().min(FEED_ENTRIES)]);
             if config.search {
                 self.page(
                     &mut plan,

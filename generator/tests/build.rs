@@ -369,3 +369,89 @@ fn translations_must_describe_the_same_video() {
         "{e}"
     );
 }
+
+/// `serve` keeps the site loaded: an edit to what a transcript says re-renders only the pages
+/// that show it, in place; an edit that moves it (here: its date) is a full build; a broken
+/// edit writes nothing.
+#[test]
+fn live_site_updates_only_the_pages_an_edit_touches() {
+    use generator::site::{LiveSite, Update};
+    let dir = site(None);
+    let root = dir.path();
+    let (mut live, _) = LiveSite::build(BuildOptions::new(root)).unwrap();
+    let source = root.join("content/en/2018/pre-ministerial.md");
+    let page = "en/transcripts/2018/04/26/pre-ministerial/index.html";
+    let untouched = root.join("public/en/transcripts/2019/01/15/speech/index.html");
+    let untouched_before = std::fs::metadata(&untouched).unwrap().modified().unwrap();
+    let original = std::fs::read_to_string(&source).unwrap();
+    // listings have 2 per page here: the transcript is on page 1 or 2 of each
+    let listed = |base: &str, title: &str| {
+        [
+            format!("{base}index.html"),
+            format!("{base}page/2/index.html"),
+        ]
+        .iter()
+        .any(|p| root.join("public").join(p).exists() && read(root, p).contains(title))
+    };
+    for base in ["en/", "en/topics/russia/", "en/speakers/jens-stoltenberg/"] {
+        assert!(listed(base, "Pre-ministerial press conference"), "{base}");
+    }
+
+    // body and title: the page, its listings (home, topics, speaker) and the feed
+    let edited = original
+        .replace(
+            "Pre-ministerial press conference",
+            "Pre-ministerial briefing",
+        )
+        .replace("Good morning.", "Good morning, everyone.");
+    std::fs::write(&source, &edited).unwrap();
+    let Update::Pages { pages, .. } = live.update(std::slice::from_ref(&source)).unwrap() else {
+        panic!("a text edit must not rebuild the whole site")
+    };
+    assert!(read(root, page).contains("Good morning, everyone."));
+    for base in ["en/", "en/topics/russia/", "en/speakers/jens-stoltenberg/"] {
+        assert!(listed(base, "Pre-ministerial briefing"), "{base}");
+    }
+    assert!(read(root, "en/atom.xml").contains("Pre-ministerial briefing"));
+    // 1 transcript + home + 2 topics + 1 speaker + feed
+    assert_eq!(pages, 6);
+    assert_eq!(
+        std::fs::metadata(&untouched).unwrap().modified().unwrap(),
+        untouched_before,
+        "a page that doesn't show the transcript is not rewritten"
+    );
+
+    // a link to a page that doesn't exist: an error naming the line, nothing written
+    std::fs::write(&source, format!("{edited}\nSee [this](/en/nowhere/).\n")).unwrap();
+    let err = live
+        .update(std::slice::from_ref(&source))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("content/en/2018/pre-ministerial.md:"), "{err}");
+    assert!(err.contains("/en/nowhere"), "{err}");
+    assert!(!read(root, page).contains("nowhere"));
+
+    // a new date moves the page: a full build, the old URL is gone
+    std::fs::write(
+        &source,
+        edited.replace("2018-04-26T10:30", "2018-04-25T10:30"),
+    )
+    .unwrap();
+    let Update::Full(report) = live.update(std::slice::from_ref(&source)).unwrap() else {
+        panic!("a moved transcript needs a full build")
+    };
+    assert_eq!(report.transcripts, 4);
+    assert!(root
+        .join("public/en/transcripts/2018/04/25/pre-ministerial/index.html")
+        .exists());
+    assert!(!root.join("public").join(page).exists());
+
+    // after the full build, text edits are partial again
+    let moved = std::fs::read_to_string(&source).unwrap();
+    std::fs::write(&source, moved.replace("Good morning, everyone.", "Hello.")).unwrap();
+    assert!(matches!(
+        live.update(std::slice::from_ref(&source)).unwrap(),
+        Update::Pages { .. }
+    ));
+    assert!(read(root, "en/transcripts/2018/04/25/pre-ministerial/index.html").contains("Hello."));
+}
