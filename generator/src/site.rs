@@ -115,8 +115,8 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
     build_site(options).map(|(_, _, report)| report)
 }
 
-/// [`build`], keeping the loaded site and its summaries for [`LiveSite`].
-fn build_site(options: &BuildOptions) -> Result<(Site, Vec<Value>, BuildReport), BuildErrors> {
+/// [`build`], keeping the loaded site and what rendering computed, for [`LiveSite`].
+fn build_site(options: &BuildOptions) -> Result<(Site, Prepared, BuildReport), BuildErrors> {
     let started = Instant::now();
     let (site, errors) = Site::load_partial(options)?;
     let mut phases = Phases {
@@ -125,9 +125,9 @@ fn build_site(options: &BuildOptions) -> Result<(Site, Vec<Value>, BuildReport),
     };
     let out_dir = options.out_dir();
     let search_on = site.config.search && !site.transcripts.is_empty();
-    let (output, summaries, search) = write_atomically(&out_dir, |tmp| {
+    let (output, prepared, search) = write_atomically(&out_dir, |tmp| {
         let rendering = Instant::now();
-        let (output, summaries) = site
+        let (output, prepared) = site
             .render_reporting(errors, Some(tmp), options.progress)
             .map_err(|e| e.diagnostics().to_vec())?;
         phases.render = rendering.elapsed();
@@ -146,7 +146,7 @@ fn build_site(options: &BuildOptions) -> Result<(Site, Vec<Value>, BuildReport),
             None
         };
         phases.search = indexing.elapsed();
-        Ok((output, summaries, search))
+        Ok((output, prepared, search))
     })
     .map_err(BuildErrors::new)?;
     phases.swap = started.elapsed() - phases.load - phases.render - phases.search;
@@ -160,7 +160,7 @@ fn build_site(options: &BuildOptions) -> Result<(Site, Vec<Value>, BuildReport),
         search,
         phases,
     };
-    Ok((site, summaries, report))
+    Ok((site, prepared, report))
 }
 
 /// A built site kept loaded between builds, for `serve`. An edit that only changes what
@@ -171,7 +171,7 @@ fn build_site(options: &BuildOptions) -> Result<(Site, Vec<Value>, BuildReport),
 pub struct LiveSite {
     options: BuildOptions,
     site: Site,
-    summaries: Vec<Value>,
+    prepared: Prepared,
 }
 
 /// What [`LiveSite::update`] did.
@@ -191,12 +191,12 @@ pub enum Update {
 impl LiveSite {
     /// A full build whose site stays loaded for [`Self::update`].
     pub fn build(options: BuildOptions) -> Result<(LiveSite, BuildReport), BuildErrors> {
-        let (site, summaries, report) = build_site(&options)?;
+        let (site, prepared, report) = build_site(&options)?;
         Ok((
             LiveSite {
                 options,
                 site,
-                summaries,
+                prepared,
             },
             report,
         ))
@@ -213,21 +213,20 @@ impl LiveSite {
                     self.site.transcripts[i] = t;
                     self.site.bodies[i] = html;
                 }
-                let summaries = std::mem::take(&mut self.summaries);
-                let (result, summaries) =
-                    self.site
-                        .render_pages(&self.options.out_dir(), summaries, &indices);
-                self.summaries = summaries;
-                let pages = result?;
+                let pages = self.site.render_pages(
+                    &self.options.out_dir(),
+                    &mut self.prepared,
+                    &indices,
+                )?;
                 Ok(Update::Pages {
                     pages,
                     elapsed: started.elapsed(),
                 })
             }
             None => {
-                let (site, summaries, report) = build_site(&self.options)?;
+                let (site, prepared, report) = build_site(&self.options)?;
                 self.site = site;
-                self.summaries = summaries;
+                self.prepared = prepared;
                 Ok(Update::Full(report))
             }
         }
@@ -319,6 +318,16 @@ pub struct Site {
     /// Every URL the site has, for link checks.
     known: BTreeSet<String>,
     root: PathBuf,
+}
+
+/// What a full render computed that a partial update ([`LiveSite`]) reuses.
+struct Prepared {
+    /// Fingerprinted asset names.
+    assets: BTreeMap<String, String>,
+    /// Video id → (poster URL, preview URL).
+    media: HashMap<String, (Option<String>, Option<String>)>,
+    /// One summary per transcript.
+    summaries: Vec<Value>,
 }
 
 /// What a render produced (the files themselves are on disk, or nowhere for `check`).
@@ -525,9 +534,9 @@ impl Site {
         mut errors: Vec<Diagnostic>,
         out: Option<&Path>,
         progress: bool,
-    ) -> Result<(Output, Vec<Value>), BuildErrors> {
+    ) -> Result<(Output, Prepared), BuildErrors> {
         let out = if errors.is_empty() { out } else { None };
-        match self.render_with(out, progress, None) {
+        match self.render_with(out, progress) {
             Ok(output) if errors.is_empty() => Ok(output),
             Ok(_) => Err(BuildErrors::new(errors)),
             Err(more) => {
@@ -542,22 +551,20 @@ impl Site {
     /// without, nothing is written (`check`). Either way no more than a few pages are in
     /// memory at once.
     pub fn render(&self, out: Option<&Path>, progress: bool) -> Result<Output, BuildErrors> {
-        self.render_with(out, progress, None)
-            .map(|(output, _)| output)
+        self.render_with(out, progress).map(|(output, _)| output)
     }
 
-    /// [`Self::render`], reusing `summaries` when given; also returns the summaries.
+    /// [`Self::render`], also returning what a partial update can reuse.
     fn render_with(
         &self,
         out: Option<&Path>,
         progress: bool,
-        summaries: Option<Vec<Value>>,
-    ) -> Result<(Output, Vec<Value>), BuildErrors> {
+    ) -> Result<(Output, Prepared), BuildErrors> {
         let mut errors = Vec::new();
         let (assets, mut copies) = self.static_files(&mut errors);
         let media = self.media_files(&mut errors, &mut copies);
-        let planner = Planner::new(self, &assets, &media, summaries);
-        let plan = planner.plan();
+        let planner = Planner::new(self, &assets, &media, None);
+        let plan = planner.plan(None);
         let renderers: HashMap<&str, Renderer> = self
             .config
             .languages
@@ -647,13 +654,18 @@ impl Site {
         let mut rendered = paths;
         rendered.extend(files.drain(..).map(|(p, _)| p));
         drop(plan);
+        let summaries = planner.summaries;
         Ok((
             Output {
                 files: rendered,
                 copies,
                 pages,
             },
-            planner.summaries,
+            Prepared {
+                assets,
+                media,
+                summaries,
+            },
         ))
     }
 
@@ -662,17 +674,16 @@ impl Site {
     fn render_pages(
         &self,
         out: &Path,
-        summaries: Vec<Value>,
+        prepared: &mut Prepared,
         changed: &BTreeSet<usize>,
-    ) -> (Result<usize, BuildErrors>, Vec<Value>) {
+    ) -> Result<usize, BuildErrors> {
         let mut errors = Vec::new();
-        let (assets, _) = self.static_files(&mut errors);
-        let media = self.media_files(&mut errors, &mut Vec::new());
-        let mut planner = Planner::new(self, &assets, &media, Some(summaries));
+        let summaries = std::mem::take(&mut prepared.summaries);
+        let mut planner = Planner::new(self, &prepared.assets, &prepared.media, Some(summaries));
         for &i in changed {
             planner.summaries[i] = planner.summary(&self.transcripts[i]);
         }
-        let plan = planner.plan();
+        let plan = planner.plan(Some(changed.clone()));
         let renderers: HashMap<&str, Renderer> = self
             .config
             .languages
@@ -704,11 +715,11 @@ impl Site {
         );
         let pages = jobs.len();
         drop(plan);
-        let summaries = planner.summaries;
+        prepared.summaries = planner.summaries;
         if errors.is_empty() {
-            (Ok(pages), summaries)
+            Ok(pages)
         } else {
-            (Err(BuildErrors::new(errors)), summaries)
+            Err(BuildErrors::new(errors))
         }
     }
 
@@ -1065,9 +1076,19 @@ struct Plan<'p> {
     jobs: Vec<Job<'p>>,
     /// Every listed page URL with its alternates (language → URL).
     sitemap: Vec<(String, BTreeMap<String, String>)>,
+    /// Plan only the pages that show one of these transcripts (a partial update).
+    only: Option<BTreeSet<usize>>,
 }
 
 impl<'p> Plan<'p> {
+    /// Whether a page showing `transcripts` belongs in this plan.
+    fn wants(&self, transcripts: &[usize]) -> bool {
+        match &self.only {
+            None => true,
+            Some(only) => transcripts.iter().any(|i| only.contains(i)),
+        }
+    }
+
     /// Adds a page.
     fn page(
         &mut self,
@@ -1272,11 +1293,14 @@ impl<'a> Planner<'a> {
         items.iter().map(|&i| &self.summaries[i]).collect()
     }
 
-    fn plan(&'a self) -> Plan<'a> {
+    /// Every page of the site, or with `only`, the pages that show one of those transcripts
+    /// (and possibly a few site-wide ones, which show none: callers filter on [`Job::shows`]).
+    fn plan(&'a self, only: Option<BTreeSet<usize>>) -> Plan<'a> {
         let config = self.config();
         let mut plan = Plan {
             jobs: Vec::new(),
             sitemap: Vec::new(),
+            only,
         };
         let default = config.default_language.clone();
         // Transcripts per (language, topic) and (language, speaker), counted once: page n of a
@@ -1304,6 +1328,9 @@ impl<'a> Planner<'a> {
             let pages = self.paginate(&home, mine);
             let total = pages.len();
             for (n, (url, items)) in pages.into_iter().enumerate() {
+                if !plan.wants(items) {
+                    continue;
+                }
                 let alternates = self
                     .paginated_alternates("", n + 1, |c| self.by_lang.get(c).map_or(0, Vec::len));
                 let home = home.clone();
@@ -1323,6 +1350,9 @@ impl<'a> Planner<'a> {
 
             // transcripts
             for &i in mine {
+                if !plan.wants(&[i]) {
+                    continue;
+                }
                 let t = &self.site.transcripts[i];
                 let alternates: BTreeMap<String, String> = self.groups[t.translation_key.as_str()]
                     .iter()
@@ -1379,6 +1409,9 @@ impl<'a> Planner<'a> {
                 let pages = self.paginate_owned(&base, items);
                 let total = pages.len();
                 for (n, (url, list)) in pages.into_iter().enumerate() {
+                    if !plan.wants(&list) {
+                        continue;
+                    }
                     let alternates =
                         self.paginated_alternates(&format!("topics/{key}/"), n + 1, |c| {
                             topic_counts.get(&(c, key)).copied().unwrap_or(0)
@@ -1433,6 +1466,9 @@ impl<'a> Planner<'a> {
                 let pages = self.paginate_owned(&base, items);
                 let total = pages.len();
                 for (n, (url, list)) in pages.into_iter().enumerate() {
+                    if !plan.wants(&list) {
+                        continue;
+                    }
                     let alternates =
                         self.paginated_alternates(&format!("speakers/{key}/"), n + 1, |c| {
                             speaker_counts.get(&(c, key)).copied().unwrap_or(0)
