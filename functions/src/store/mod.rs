@@ -2,4 +2,5 @@
 //! for Lambda.
 
 pub mod dynamo;
+#[cfg(feature = "local")]
 pub mod sqlite;
