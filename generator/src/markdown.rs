@@ -44,8 +44,23 @@ fn options() -> Options {
         | Options::ENABLE_STRIKETHROUGH
 }
 
-/// Renders a transcript body.
+/// Words the rendered body needs in the page's language (from the theme's i18n; empty leaves
+/// the attribute out).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Labels<'a> {
+    /// Accessible name of the endnotes section ("Notes").
+    pub notes: &'a str,
+    /// Accessible name of a note's link back to its reference ("Back to the text").
+    pub back: &'a str,
+}
+
+/// Renders a transcript body, without labels (see [`render_with`]).
 pub fn render(markdown: &str) -> Rendered {
+    render_with(markdown, &Labels::default())
+}
+
+/// Renders a transcript body with `labels` in its language.
+pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
     let source = normalize_bullets(markdown);
     let events = merge_text(Parser::new_ext(&source, options()).into_offset_iter());
     let links = events
@@ -59,19 +74,35 @@ pub fn render(markdown: &str) -> Rendered {
         })
         .collect();
     let events: Vec<Event> = events.into_iter().map(|(e, _)| e).collect();
-    let (events, notes) = extract_footnotes(events);
+    let (events, notes) = extract_footnotes(events, &aria_label(labels.back));
     let events = heading_ids(events);
     let events = turns_and_timecodes(events);
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     if !notes.is_empty() {
-        html.push_str("<section class=\"footnotes\" role=\"doc-endnotes\">\n<ol>\n");
+        html.push_str(&format!(
+            "<section class=\"footnotes\" role=\"doc-endnotes\"{}>\n<ol>\n",
+            aria_label(labels.notes)
+        ));
         for note in notes {
             pulldown_cmark::html::push_html(&mut html, note.into_iter());
         }
         html.push_str("</ol>\n</section>\n");
     }
     Rendered { html, links }
+}
+
+/// ` aria-label="…"` (escaped), or nothing for an empty label.
+fn aria_label(label: &str) -> String {
+    if label.is_empty() {
+        return String::new();
+    }
+    let escaped = label
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    format!(" aria-label=\"{escaped}\"")
 }
 
 /// Turns lines pasted from transcripts that start with `•`, `·` or `–` into markdown list items.
@@ -127,7 +158,10 @@ fn merge_text<'a>(
 
 /// Removes footnote definitions from the flow, numbers references in reading order and returns
 /// the definitions as list items (referenced ones first, in reference order).
-fn extract_footnotes(events: Vec<Event<'_>>) -> (Vec<Event<'_>>, Vec<Vec<Event<'_>>>) {
+fn extract_footnotes<'e>(
+    events: Vec<Event<'e>>,
+    back: &str,
+) -> (Vec<Event<'e>>, Vec<Vec<Event<'e>>>) {
     let mut definitions: HashMap<String, Vec<Event>> = HashMap::new();
     let mut definition_order = Vec::new();
     let mut flow = Vec::with_capacity(events.len());
@@ -188,7 +222,7 @@ fn extract_footnotes(events: Vec<Event<'_>>) -> (Vec<Event<'_>>, Vec<Vec<Event<'
             let id = slugify(&label);
             let referenced = numbers.contains_key(&label);
             let backlink = Event::Html(CowStr::from(format!(
-                " <a href=\"#fnref-{id}\" class=\"footnote-back\" role=\"doc-backlink\">↩\u{fe0e}</a>"
+                " <a href=\"#fnref-{id}\" class=\"footnote-back\" role=\"doc-backlink\"{back}>↩\u{fe0e}</a>"
             )));
             if referenced {
                 match body.iter().rposition(|e| matches!(e, Event::End(TagEnd::Paragraph))) {
@@ -526,6 +560,24 @@ mod tests {
         assert_eq!(format_timecode(581), "00:09:41");
         assert_eq!(iso_duration(0), "PT0S");
         assert_eq!(iso_duration(3600), "PT1H");
+    }
+
+    #[test]
+    fn footnote_labels_come_from_the_caller_escaped() {
+        let labels = Labels {
+            notes: "Notes",
+            back: "Retour au \"texte\"",
+        };
+        let html = render_with("A[^1].\n\n[^1]: B.\n", &labels).html;
+        assert!(
+            html.contains("role=\"doc-endnotes\" aria-label=\"Notes\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains("role=\"doc-backlink\" aria-label=\"Retour au &quot;texte&quot;\">"),
+            "{html}"
+        );
+        assert!(!render("A[^1].\n\n[^1]: B.\n").html.contains("aria-label"));
     }
 
     #[test]

@@ -291,7 +291,8 @@ impl LiveSite {
             if place(old) != place(&new) {
                 return Ok(None);
             }
-            let body = markdown::render(new.body());
+            let body =
+                markdown::render_with(new.body(), &labels(Some(&self.site.theme), &new.lang));
             errors.extend(dead_links(&self.site.config, &self.site.known, &new, &body));
             edits.push((i, new, body.html));
         }
@@ -481,7 +482,7 @@ impl Site {
         // markdown, and its internal links checked against every URL the site will have
         let bodies: Vec<markdown::Rendered> = transcripts
             .par_iter()
-            .map(|t| markdown::render(t.body()))
+            .map(|t| markdown::render_with(t.body(), &labels(theme.as_ref(), &t.lang)))
             .collect();
         let screens: Vec<String> = theme
             .as_ref()
@@ -959,6 +960,20 @@ fn content_files(
 }
 
 /// The site path of an internal link to check: `/{lang}/…` without fragment or query.
+/// The words markdown rendering needs, in `lang`, from the theme (none without a theme).
+fn labels<'t>(theme: Option<&'t Theme>, lang: &str) -> markdown::Labels<'t> {
+    let get = |key: &str| {
+        theme
+            .and_then(|t| t.i18n.get(lang, key))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+    };
+    markdown::Labels {
+        notes: get("transcript.notes"),
+        back: get("transcript.footnote_back"),
+    }
+}
+
 /// Errors for the links of `body` (of `t`) to pages of this site that don't exist.
 fn dead_links(
     config: &Config,

@@ -239,3 +239,27 @@ fn catalog_lists_the_sample_video_parts() {
         }
     }
 }
+
+#[test]
+fn footnote_links_are_named_in_the_page_language() {
+    let site = build_sample();
+    for (lang, notes, back) in [
+        ("en", "Notes", "Back to the text"),
+        ("fr", "Notes", "Retour au texte"),
+    ] {
+        let page = site
+            .out
+            .join(lang)
+            .join("transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
+        let html =
+            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        assert!(
+            html.contains(&format!("role=\"doc-endnotes\" aria-label=\"{notes}\"")),
+            "{lang}"
+        );
+        assert!(
+            html.contains(&format!("role=\"doc-backlink\" aria-label=\"{back}\"")),
+            "{lang}"
+        );
+    }
+}
