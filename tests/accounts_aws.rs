@@ -745,9 +745,9 @@ async fn aws_app(aws: &Aws) -> functions::handlers::App {
         config,
         adapters.code_key,
         Arc::new(adapters.store),
-        Arc::new(adapters.mailer),
-        Arc::new(adapters.signer),
-        Arc::new(adapters.catalog),
+        adapters.mailer,
+        adapters.signer,
+        adapters.catalog,
         Arc::new(theme),
     )
 }

@@ -276,7 +276,6 @@ fn statements(t: &Value, id: &str) -> Vec<(Vec<String>, Vec<String>)> {
 #[test]
 fn iam_is_least_privilege_per_function() {
     let t = template();
-    let mailers = ["registration", "recovery"];
     for f in contract::FUNCTIONS {
         let id = logical_id(f.name);
         let mut services = BTreeSet::new();
@@ -329,8 +328,8 @@ fn iam_is_least_privilege_per_function() {
         assert!(services.contains("dynamodb"), "{id} uses the table");
         assert_eq!(
             services.contains("ses"),
-            mailers.contains(&f.name),
-            "{id}: ses"
+            f.uses_mail,
+            "{id}: only the functions that send email (and link the SES client) may send"
         );
         assert_eq!(
             services.contains("secretsmanager"),
@@ -339,8 +338,8 @@ fn iam_is_least_privilege_per_function() {
         );
         assert_eq!(
             services.contains("s3"),
-            f.name == "download",
-            "{id}: media bucket"
+            f.uses_media,
+            "{id}: only the function that signs downloads (and links the S3 client) may read media"
         );
     }
 }

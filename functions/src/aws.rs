@@ -1,5 +1,7 @@
-//! Cold start of an account Lambda: read the environment once, build the SDK clients once,
-//! fetch the code-hashing key from Secrets Manager, and wire the AWS adapters into the handlers.
+//! Cold start of an account Lambda: read the environment once, build the SDK clients it uses
+//! once, fetch the code-hashing key from Secrets Manager if it handles codes, and wire the AWS
+//! adapters into the handlers. Which clients a function links is decided at compile time from
+//! its [`crate::contract::Function`] flags ([`adapters_for`]).
 //!
 //! Everything here runs once per container, before the first request; handlers only borrow what
 //! it built (they never read the environment). A missing or malformed setting stops the cold
@@ -13,12 +15,13 @@ use anyhow::Context;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::Config;
-use crate::contract::env;
+use crate::contract::{env, Function};
 use crate::crypto::SecretKey;
 use crate::domain::{PasswordPolicy, PolicyKind};
 use crate::handlers::App;
 use crate::mail::ses::{SesMailer, SesSettings};
 use crate::mail::template::EmailTheme;
+use crate::ports::{Catalog, Mailer, NotWired, Signer};
 use crate::sign::s3::{S3Catalog, S3Signer, MAX_URL_TTL};
 use crate::store::dynamo::DynamoStore;
 
@@ -31,6 +34,11 @@ pub enum AwsConfigError {
     Invalid { name: &'static str, reason: String },
     #[error("could not read the secret {arn}: {reason}")]
     Secret { arn: String, reason: String },
+    #[error("the function `{function}` is wired wrong: {reason}")]
+    Wiring {
+        function: &'static str,
+        reason: String,
+    },
 }
 
 /// The Lambda environment ([`crate::contract::env`]), parsed and checked.
@@ -128,13 +136,14 @@ impl AwsEnv {
     }
 }
 
-/// The AWS implementations of every port, sharing one SDK configuration.
+/// The AWS implementations of the ports, sharing one SDK configuration. A port the function does
+/// not use is [`NotWired`] (see [`adapters_for`]).
 #[derive(Clone)]
 pub struct AwsAdapters {
     pub store: DynamoStore,
-    pub mailer: SesMailer,
-    pub signer: S3Signer,
-    pub catalog: S3Catalog,
+    pub mailer: Arc<dyn Mailer>,
+    pub signer: Arc<dyn Signer>,
+    pub catalog: Arc<dyn Catalog>,
     pub code_key: SecretKey,
 }
 
@@ -173,58 +182,96 @@ pub async fn code_key(
     })
 }
 
-/// Builds every AWS adapter from `settings` and `sdk` (one client per service, shared).
-pub async fn adapters(settings: &AwsEnv, sdk: &SdkConfig) -> Result<AwsAdapters, AwsConfigError> {
-    adapters_with_s3(settings, sdk, aws_sdk_s3::Client::new(sdk)).await
-}
-
-/// [`adapters`] with a given S3 client (path-style addressing for an S3-compatible test server).
+/// Every adapter wired, with a given S3 client (path-style addressing for an S3-compatible test
+/// server): what the AWS tests run the flows on.
 pub async fn adapters_with_s3(
     settings: &AwsEnv,
     sdk: &SdkConfig,
     s3: aws_sdk_s3::Client,
 ) -> Result<AwsAdapters, AwsConfigError> {
-    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let code_key = code_key(&secrets, &settings.secret_arn).await?;
-    Ok(build_adapters(settings, sdk, s3, code_key))
+    wire::<true, true, true>("all", settings, sdk, || s3).await
 }
 
-/// [`adapters`] for one Lambda: only a function that issues or checks codes
-/// ([`crate::contract::Function::uses_code_key`]) reads the secret, because only those are
-/// granted it. The others serve no code route (each binary answers only its own routes), so the
-/// key they hold is an ephemeral random one that is never used.
-pub async fn adapters_for(
-    function: &crate::contract::Function,
+/// The adapters of one Lambda, `function`, with the ports its contract flags name:
+/// `CODE_KEY` reads the code-hashing key from Secrets Manager
+/// ([`crate::contract::Function::uses_code_key`]; without it the key is an ephemeral random one
+/// that no route of the function uses), `MAIL` sends through SES (`uses_mail`), `MEDIA` signs
+/// and reads the catalog on S3 (`uses_media`); the others are [`NotWired`].
+///
+/// The flags are const generics, not values, so that a client a function does not use is not
+/// merely left idle but absent from its binary (the dead branch, and with it that SDK, is
+/// removed at compile time). [`crate::lambda_main!`] passes them from the contract; a mismatch
+/// with `function`'s flags is refused here.
+pub async fn adapters_for<const CODE_KEY: bool, const MAIL: bool, const MEDIA: bool>(
+    function: &'static Function,
     settings: &AwsEnv,
     sdk: &SdkConfig,
 ) -> Result<AwsAdapters, AwsConfigError> {
-    let s3 = aws_sdk_s3::Client::new(sdk);
-    if function.uses_code_key {
-        adapters_with_s3(settings, sdk, s3).await
-    } else {
-        Ok(build_adapters(settings, sdk, s3, SecretKey::generate()))
+    let wanted = (
+        function.uses_code_key,
+        function.uses_mail,
+        function.uses_media,
+    );
+    if wanted != (CODE_KEY, MAIL, MEDIA) {
+        return Err(AwsConfigError::Wiring {
+            function: function.name,
+            reason: format!(
+                "built with (code key, mail, media) = {:?}, the contract says {wanted:?}",
+                (CODE_KEY, MAIL, MEDIA)
+            ),
+        });
     }
+    wire::<CODE_KEY, MAIL, MEDIA>(function.name, settings, sdk, || {
+        aws_sdk_s3::Client::new(sdk)
+    })
+    .await
 }
 
-fn build_adapters(
+async fn wire<const CODE_KEY: bool, const MAIL: bool, const MEDIA: bool>(
+    function: &'static str,
     settings: &AwsEnv,
     sdk: &SdkConfig,
-    s3: aws_sdk_s3::Client,
-    code_key: SecretKey,
-) -> AwsAdapters {
-    AwsAdapters {
+    s3: impl FnOnce() -> aws_sdk_s3::Client,
+) -> Result<AwsAdapters, AwsConfigError> {
+    let not_wired = Arc::new(NotWired { function });
+    let code_key = if CODE_KEY {
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        code_key(&secrets, &settings.secret_arn).await?
+    } else {
+        SecretKey::generate()
+    };
+    let mailer: Arc<dyn Mailer> = if MAIL {
+        Arc::new(SesMailer::new(
+            aws_sdk_sesv2::Client::new(sdk),
+            settings.ses.clone(),
+        ))
+    } else {
+        not_wired.clone()
+    };
+    let (signer, catalog): (Arc<dyn Signer>, Arc<dyn Catalog>) = if MEDIA {
+        let s3 = s3();
+        (
+            Arc::new(S3Signer::new(s3.clone(), &settings.media_bucket)),
+            Arc::new(S3Catalog::new(s3, &settings.media_bucket)),
+        )
+    } else {
+        (not_wired.clone(), not_wired)
+    };
+    Ok(AwsAdapters {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table),
-        mailer: SesMailer::new(aws_sdk_sesv2::Client::new(sdk), settings.ses.clone()),
-        signer: S3Signer::new(s3.clone(), &settings.media_bucket),
-        catalog: S3Catalog::new(s3, &settings.media_bucket),
+        mailer,
+        signer,
+        catalog,
         code_key,
-    }
+    })
 }
 
-/// Everything a Lambda needs, built once per container from its environment: the handlers'
-/// [`Config`], one SDK client per service, the code key from Secrets Manager and the embedded
-/// email theme (checked to render in every language before the first request).
-pub async fn app_from_env() -> anyhow::Result<App> {
+/// Everything the Lambda `function` needs, built once per container from its environment: the
+/// handlers' [`Config`], its SDK clients ([`adapters_for`]), the code key if it uses one, and the
+/// embedded email theme (checked to render in every language before the first request).
+pub async fn lambda_app<const CODE_KEY: bool, const MAIL: bool, const MEDIA: bool>(
+    function: &'static Function,
+) -> anyhow::Result<App> {
     let config = Config::from_env().context("reading the function's settings")?;
     let settings = AwsEnv::from_env().context("reading the function's AWS resources")?;
     let theme = EmailTheme::embedded().context("loading the email templates")?;
@@ -232,14 +279,14 @@ pub async fn app_from_env() -> anyhow::Result<App> {
         .validate(&config.email)
         .context("checking the email templates")?;
     let sdk = sdk_config().await;
-    let aws = adapters(&settings, &sdk).await?;
+    let aws = adapters_for::<CODE_KEY, MAIL, MEDIA>(function, &settings, &sdk).await?;
     Ok(App::new(
         config,
         aws.code_key,
         Arc::new(aws.store),
-        Arc::new(aws.mailer),
-        Arc::new(aws.signer),
-        Arc::new(aws.catalog),
+        aws.mailer,
+        aws.signer,
+        aws.catalog,
         Arc::new(theme),
     ))
 }
@@ -311,5 +358,53 @@ mod tests {
         bad_policy.push((env::PASSWORD_POLICY, "strong"));
         let err = AwsEnv::from_lookup(lookup(&bad_policy)).unwrap_err();
         assert!(err.to_string().contains("unknown password policy"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_function_gets_only_the_ports_of_its_contract() {
+        let settings = AwsEnv::from_lookup(lookup(FULL)).unwrap();
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        let session = Function::get("session");
+        let wrong = adapters_for::<false, true, false>(session, &settings, &sdk).await;
+        assert!(
+            matches!(
+                wrong,
+                Err(AwsConfigError::Wiring {
+                    function: "session",
+                    ..
+                })
+            ),
+            "a binary built with other ports than its contract's is refused"
+        );
+        let aws = adapters_for::<false, false, false>(session, &settings, &sdk)
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        let ttl = Duration::from_secs(60);
+        assert!(matches!(
+            aws.signer.sign("v/full.mp4", "v-full.mp4", ttl, now).await,
+            Err(crate::ports::SignError::NotWired("session"))
+        ));
+        assert!(matches!(
+            aws.catalog.part("v", "full").await,
+            Err(crate::ports::CatalogError::NotWired("session"))
+        ));
+        let email = crate::ports::OutgoingEmail {
+            to: crate::domain::Email::parse("jane@example.org").unwrap(),
+            from: "Pressroom <press@example.org>".to_owned(),
+            reply_to: None,
+            subject: "s".to_owned(),
+            text: "t".to_owned(),
+            html: "h".to_owned(),
+            mime: Vec::new(),
+            dev_code: None,
+            template: "notice",
+        };
+        assert!(matches!(
+            aws.mailer.send(&email).await,
+            Err(crate::ports::MailError::NotWired("session"))
+        ));
     }
 }

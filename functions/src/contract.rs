@@ -50,7 +50,10 @@ pub mod catalog {
     pub const MEDIA_PREFIX: &str = "videos/";
 }
 
-/// One Lambda function and the API routes it serves. IAM is granted per function.
+/// One Lambda function, the API routes it serves and the AWS services it uses. IAM is granted
+/// per function from these flags (checked by `tests/infra.rs`), and each binary links only the
+/// SDK clients its flags name (`crate::aws::lambda_app`), so they are also what it is built with.
+/// Every function uses the table.
 #[derive(Debug, Clone, Copy)]
 pub struct Function {
     /// Binary name in `functions/src/bin/` and logical id stem in the template.
@@ -60,6 +63,11 @@ pub struct Function {
     /// Whether the function issues or checks one-time codes, and so reads the code-hashing key
     /// from the secret at cold start. Only these are granted `secretsmanager:GetSecretValue`.
     pub uses_code_key: bool,
+    /// Whether the function sends email (codes, notices) through SES: `ses:SendEmail`.
+    pub uses_mail: bool,
+    /// Whether the function reads the catalog and presigns downloads from the media bucket:
+    /// `s3:GetObject`.
+    pub uses_media: bool,
 }
 
 impl Function {
@@ -67,6 +75,35 @@ impl Function {
     pub fn named(name: &str) -> Option<&'static Function> {
         FUNCTIONS.iter().find(|f| f.name == name)
     }
+
+    /// The function named `name`, at compile time: `const F: &Function = Function::get("session");`
+    /// fails to compile when there is no such function. (A binary uses it to choose its adapters
+    /// as const generics.)
+    pub const fn get(name: &str) -> &'static Function {
+        let mut i = 0;
+        while i < FUNCTIONS.len() {
+            if const_str_eq(FUNCTIONS[i].name, name) {
+                return &FUNCTIONS[i];
+            }
+            i += 1;
+        }
+        panic!("no function of that name in contract::FUNCTIONS")
+    }
+}
+
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Every function, grouped so each gets least-privilege IAM.
@@ -79,6 +116,8 @@ pub const FUNCTIONS: &[Function] = &[
             ("POST", "/api/resend"),
         ],
         uses_code_key: true,
+        uses_mail: true,
+        uses_media: false,
     },
     Function {
         name: "session",
@@ -88,6 +127,8 @@ pub const FUNCTIONS: &[Function] = &[
             ("GET", "/api/me"),
         ],
         uses_code_key: false,
+        uses_mail: false,
+        uses_media: false,
     },
     Function {
         name: "recovery",
@@ -96,16 +137,22 @@ pub const FUNCTIONS: &[Function] = &[
             ("POST", "/api/password-reset/confirm"),
         ],
         uses_code_key: true,
+        uses_mail: true,
+        uses_media: false,
     },
     Function {
         name: "newsletter",
         routes: &[("POST", "/api/newsletter")],
         uses_code_key: false,
+        uses_mail: false,
+        uses_media: false,
     },
     Function {
         name: "download",
         routes: &[("GET", "/api/download")],
         uses_code_key: false,
+        uses_mail: false,
+        uses_media: true,
     },
 ];
 
@@ -130,9 +177,34 @@ mod tests {
         }
     }
 
+    /// Routes that send email: a code (signup, resend, reset) or a notice (signup on a verified
+    /// address).
+    const MAIL_ROUTES: &[&str] = &["/api/signup", "/api/resend", "/api/password-reset"];
+
+    #[test]
+    fn exactly_the_functions_with_mail_routes_send_mail() {
+        for f in FUNCTIONS {
+            let has_mail_route = f.routes.iter().any(|(_, p)| MAIL_ROUTES.contains(p));
+            assert_eq!(f.uses_mail, has_mail_route, "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn exactly_the_download_function_uses_the_media_bucket() {
+        for f in FUNCTIONS {
+            let downloads = f.routes.iter().any(|(_, p)| *p == "/api/download");
+            assert_eq!(f.uses_media, downloads, "{}", f.name);
+        }
+    }
+
     #[test]
     fn functions_are_found_by_name() {
         assert_eq!(Function::named("download").unwrap().routes.len(), 1);
         assert!(Function::named("nope").is_none());
+        const SESSION: &Function = Function::get("session");
+        assert_eq!(SESSION.name, "session");
+        for f in FUNCTIONS {
+            assert_eq!(Function::get(f.name).routes, f.routes);
+        }
     }
 }

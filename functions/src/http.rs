@@ -96,10 +96,8 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// Runs the Lambda named `name` (a [`FUNCTIONS`] entry) until the runtime stops it.
-pub async fn run_lambda(name: &str, app: App) -> Result<(), lambda_http::Error> {
-    let function =
-        function(name).ok_or_else(|| format!("no function named `{name}` in the contract"))?;
+/// Runs the Lambda `function` with `app` until the runtime stops it.
+pub async fn run_lambda(function: &'static Function, app: App) -> Result<(), lambda_http::Error> {
     let app = Arc::new(app);
     lambda_http::run(lambda_http::service_fn(move |event| {
         let app = app.clone();
@@ -109,27 +107,30 @@ pub async fn run_lambda(name: &str, app: App) -> Result<(), lambda_http::Error> 
 }
 
 /// The whole `main` of an account Lambda: read the environment and build the AWS adapters once
-/// (cold start), then serve `name`'s routes. A bad setting stops the cold start, naming it.
-pub async fn lambda_main(name: &str) -> Result<(), lambda_http::Error> {
+/// (cold start), then serve `function`'s routes. A bad setting stops the cold start, naming it.
+/// The const generics select the adapters at compile time (see [`crate::aws::adapters_for`]);
+/// call it through [`crate::lambda_main!`], which takes them from the contract.
+pub async fn lambda_main<const CODE_KEY: bool, const MAIL: bool, const MEDIA: bool>(
+    function: &'static Function,
+) -> Result<(), lambda_http::Error> {
     init_tracing();
-    let config = crate::config::Config::from_env()?;
-    let aws_env = crate::aws::AwsEnv::from_env()?;
-    let sdk = crate::aws::sdk_config().await;
-    let function = crate::contract::Function::named(name)
-        .ok_or_else(|| format!("no function named {name} in the contract"))?;
-    let adapters = crate::aws::adapters_for(function, &aws_env, &sdk).await?;
-    let theme = crate::mail::template::EmailTheme::embedded()?;
-    theme.validate(&config.email)?;
-    let app = App::new(
-        config,
-        adapters.code_key,
-        Arc::new(adapters.store),
-        Arc::new(adapters.mailer),
-        Arc::new(adapters.signer),
-        Arc::new(adapters.catalog),
-        Arc::new(theme),
-    );
-    run_lambda(name, app).await
+    let app = crate::aws::lambda_app::<CODE_KEY, MAIL, MEDIA>(function).await?;
+    run_lambda(function, app).await
+}
+
+/// `functions::lambda_main!("session")`: the future a Lambda binary's `main` awaits —
+/// [`http::lambda_main`](crate::http::lambda_main) for the [`crate::contract::FUNCTIONS`] entry of
+/// that name (a compile error if there is none), with its adapters chosen from its flags.
+#[macro_export]
+macro_rules! lambda_main {
+    ($name:literal) => {{
+        const FUNCTION: &$crate::contract::Function = $crate::contract::Function::get($name);
+        $crate::http::lambda_main::<
+            { FUNCTION.uses_code_key },
+            { FUNCTION.uses_mail },
+            { FUNCTION.uses_media },
+        >(FUNCTION)
+    }};
 }
 
 #[cfg(test)]

@@ -231,6 +231,9 @@ pub enum MailError {
     Build(String),
     #[error("could not deliver the email: {0}")]
     Delivery(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// This process has no mailer (see [`NotWired`]).
+    #[error("the function `{0}` is built without a mailer")]
+    NotWired(&'static str),
 }
 
 /// Sends account emails.
@@ -243,6 +246,9 @@ pub trait Mailer: Send + Sync {
 pub enum SignError {
     #[error("could not sign the download URL: {0}")]
     Failed(String),
+    /// This process has no signer (see [`NotWired`]).
+    #[error("the function `{0}` is built without a download signer")]
+    NotWired(&'static str),
 }
 
 /// Turns a catalog file into a short-lived download URL.
@@ -297,6 +303,9 @@ pub enum CatalogError {
     Unavailable(String),
     #[error("the video catalog is malformed: {0}")]
     Malformed(String),
+    /// This process has no catalog (see [`NotWired`]).
+    #[error("the function `{0}` is built without the video catalog")]
+    NotWired(&'static str),
 }
 
 /// Looks up what may be downloaded.
@@ -304,6 +313,44 @@ pub enum CatalogError {
 pub trait Catalog: Send + Sync {
     /// The part `part` of video `video`, if the catalog lists it.
     async fn part(&self, video: &str, part: &str) -> Result<Option<CatalogPart>, CatalogError>;
+}
+
+/// The [`Mailer`], [`Signer`] and [`Catalog`] of a Lambda that does not use that port: each
+/// binary links only the SDK clients its [`crate::contract::Function`] flags name, and fills the
+/// other ports with this. It cannot be reached (the binary answers 404 to every route but its
+/// own, and those do not use the port); if it ever were, the call fails with the port's typed
+/// `NotWired` error, which the handlers answer like any failing backend (500/503) — no panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotWired {
+    /// The function built without the port, for the log.
+    pub function: &'static str,
+}
+
+#[async_trait]
+impl Mailer for NotWired {
+    async fn send(&self, _email: &OutgoingEmail) -> Result<(), MailError> {
+        Err(MailError::NotWired(self.function))
+    }
+}
+
+#[async_trait]
+impl Signer for NotWired {
+    async fn sign(
+        &self,
+        _file: &str,
+        _filename: &str,
+        _ttl: Duration,
+        _now: DateTime<Utc>,
+    ) -> Result<String, SignError> {
+        Err(SignError::NotWired(self.function))
+    }
+}
+
+#[async_trait]
+impl Catalog for NotWired {
+    async fn part(&self, _video: &str, _part: &str) -> Result<Option<CatalogPart>, CatalogError> {
+        Err(CatalogError::NotWired(self.function))
+    }
 }
 
 /// The current time. Handlers never call `Utc::now()` directly so tests can move time.

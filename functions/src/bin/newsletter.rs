@@ -1,8 +1,9 @@
 //! Lambda `newsletter`: newsletter consent (POST /api/newsletter).
-//! Configuration and AWS clients are built once at cold start; routes come from
-//! `functions::contract::FUNCTIONS`, anything else answers 404.
+//! Configuration and the AWS clients it uses (chosen at compile time from its contract flags)
+//! are built once at cold start; routes come from `functions::contract::FUNCTIONS`, anything
+//! else answers 404.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::http::lambda_main("newsletter").await
+    functions::lambda_main!("newsletter").await
 }

@@ -1,8 +1,9 @@
 //! Lambda `session`: sign-in, sign-out and who am I (POST /api/login, /api/logout, GET /api/me).
-//! Configuration and AWS clients are built once at cold start; routes come from
-//! `functions::contract::FUNCTIONS`, anything else answers 404.
+//! Configuration and the AWS clients it uses (chosen at compile time from its contract flags)
+//! are built once at cold start; routes come from `functions::contract::FUNCTIONS`, anything
+//! else answers 404.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::http::lambda_main("session").await
+    functions::lambda_main!("session").await
 }
