@@ -244,6 +244,11 @@ impl LiveSite {
         let mut edits = Vec::new();
         let mut errors = Vec::new();
         for path in changed {
+            // a folder's own change is its files' changes, which come as their own events
+            let full = root.join(path);
+            if full.is_dir() || is_vanished_temp_file(&full) {
+                continue;
+            }
             let abs = match path.canonicalize() {
                 Ok(p) => p,
                 Err(_) if path.is_relative() => match root.join(path).canonicalize() {
@@ -960,6 +965,16 @@ fn content_files(
 }
 
 /// The site path of an internal link to check: `/{lang}/…` without fragment or query.
+/// A file that is gone and looks like an editor's or a tool's temporary file (`sed -i` writes
+/// `sedAb12Cd`, vim probes with `4913`, others leave `.swp`/`.tmp`): it never was part of the site.
+fn is_vanished_temp_file(path: &Path) -> bool {
+    let temp_like = match path.extension().and_then(|e| e.to_str()) {
+        None => true,
+        Some(ext) => matches!(ext, "swp" | "swx" | "tmp" | "bak"),
+    };
+    temp_like && !path.exists()
+}
+
 /// The words markdown rendering needs, in `lang`, from the theme (none without a theme).
 fn labels<'t>(theme: Option<&'t Theme>, lang: &str) -> markdown::Labels<'t> {
     let get = |key: &str| {
@@ -1836,6 +1851,19 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn vanished_temp_files_are_not_site_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(is_vanished_temp_file(&dir.path().join("sedAb12Cd")));
+        assert!(is_vanished_temp_file(&dir.path().join(".x.md.swp")));
+        assert!(!is_vanished_temp_file(&dir.path().join("gone.md")));
+        std::fs::write(dir.path().join("4913"), "").unwrap();
+        assert!(
+            !is_vanished_temp_file(&dir.path().join("4913")),
+            "still there"
+        );
+    }
 
     #[test]
     fn url_rules() {
