@@ -263,3 +263,16 @@ fn footnote_links_are_named_in_the_page_language() {
         );
     }
 }
+
+/// The CDN serves `/404.html` for every missing path, whatever the reader's language: it says
+/// "not found" in each language, each part marked with its `lang`.
+#[test]
+fn the_site_wide_404_page_speaks_every_language() {
+    let site = build_sample();
+    let root = std::fs::read_to_string(site.out.join("404.html")).unwrap();
+    assert!(root.contains("<html lang=\"en\""), "default language first");
+    assert!(root.contains("<section class=\"not-found-other\" lang=\"fr\" dir=\"ltr\">"));
+    assert!(root.contains("Page introuvable") && root.contains("href=\"/fr/\""));
+    let fr = std::fs::read_to_string(site.out.join("fr/404.html")).unwrap();
+    assert!(!fr.contains("not-found-other"), "a language's own 404 page stays in its language");
+}
