@@ -143,17 +143,29 @@ async fn accounts_are_created_reclaimed_while_unverified_then_frozen() {
         "a verified account is never overwritten by a signup"
     );
 
-    assert!(store
-        .set_password(&first.email, "hash-3", Lang::parse("en").as_ref())
-        .await
-        .unwrap());
+    assert_eq!(
+        store
+            .reset_password(
+                &first.email,
+                "hash-3",
+                t0() + chrono::Duration::days(1),
+                None
+            )
+            .await
+            .unwrap(),
+        Some(0)
+    );
     assert!(store
         .set_newsletter(&first.email, Some(verified_at))
         .await
         .unwrap());
     let stored = store.account(&first.email).await.unwrap().unwrap();
     assert_eq!(stored.password_hash, "hash-3");
-    assert_eq!(stored.lang, Lang::parse("en"));
+    assert_eq!(
+        stored.verified_at,
+        Some(verified_at),
+        "a reset keeps the first verification time"
+    );
     assert_eq!(stored.newsletter_consent_at, Some(verified_at));
     assert!(store.set_newsletter(&first.email, None).await.unwrap());
     assert_eq!(
@@ -168,7 +180,13 @@ async fn accounts_are_created_reclaimed_while_unverified_then_frozen() {
 
     let nobody = email("nobody@example.org");
     assert!(!store.mark_verified(&nobody, t0()).await.unwrap());
-    assert!(!store.set_password(&nobody, "x", None).await.unwrap());
+    assert_eq!(
+        store
+            .reset_password(&nobody, "x", t0(), None)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(!store.set_newsletter(&nobody, Some(t0())).await.unwrap());
     assert_eq!(
         store.account(&nobody).await.unwrap(),
@@ -420,17 +438,80 @@ async fn sessions_are_found_by_token_and_revoked_per_account() {
     store.delete_session(&[1; 32]).await.unwrap();
 
     // A password reset signs out every other device: 2 and 3 remain, keep 3.
+    store
+        .upsert_unverified_account(&account(owner.as_str(), "old"))
+        .await
+        .unwrap();
     assert_eq!(
-        store.delete_sessions(&owner, Some(&[3; 32])).await.unwrap(),
-        1
+        store
+            .reset_password(&owner, "new", t0(), Some(&[3; 32]))
+            .await
+            .unwrap(),
+        Some(1)
     );
     assert_eq!(store.session(&[2; 32]).await.unwrap(), None);
     assert!(store.session(&[3; 32]).await.unwrap().is_some());
-    assert_eq!(store.delete_sessions(&owner, None).await.unwrap(), 1);
+    let stored = store.account(&owner).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.password_hash.as_str(), stored.verified),
+        ("new", true)
+    );
+    assert_eq!(
+        store
+            .reset_password(&owner, "newer", t0(), None)
+            .await
+            .unwrap(),
+        Some(1)
+    );
     assert_eq!(store.session(&[3; 32]).await.unwrap(), None);
     assert!(
         store.session(&[9; 32]).await.unwrap().is_some(),
         "other accounts keep their sessions"
+    );
+}
+
+/// One `TransactWriteItems` holds 100 items: the account update and 49 sessions (two items
+/// each). A reset with more ends the surplus first, then writes the password with the last 49,
+/// so every session ends and the password is never new while an old session is still open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reset_ends_more_sessions_than_one_transaction_holds() {
+    use functions::ports::MAX_ATOMIC_SESSION_ENDS;
+    let aws = aws().await;
+    let store = aws.store();
+    let owner = email("busy@example.org");
+    store
+        .upsert_unverified_account(&account(owner.as_str(), "old"))
+        .await
+        .unwrap();
+    let sessions = 2 * MAX_ATOMIC_SESSION_ENDS as u8 + 3; // 101: three transactions
+    for byte in 0..sessions {
+        let session = Session {
+            token_hash: [byte; 32],
+            email: owner.clone(),
+            created_at: t0(),
+            expires_at: t0() + chrono::Duration::days(14),
+        };
+        store.create_session(&session).await.unwrap();
+    }
+    let keep = [7; 32];
+    assert_eq!(
+        store
+            .reset_password(&owner, "new", t0(), Some(&keep))
+            .await
+            .unwrap(),
+        Some(u64::from(sessions) - 1)
+    );
+    for byte in 0..sessions {
+        assert_eq!(
+            store.session(&[byte; 32]).await.unwrap().is_some(),
+            byte == 7,
+            "session {byte}"
+        );
+    }
+    let stored = store.account(&owner).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.password_hash.as_str(), stored.verified),
+        ("new", true)
     );
 }
 

@@ -927,32 +927,25 @@ async fn reset_confirm(app: &App, req: &ApiRequest) -> ApiResult {
     let password = app.config.policy.check(&body.password, &email)?;
     redeem_code(app, &email, Purpose::Reset, &body.code).await?;
     let phc = hash_password(password.expose().to_owned()).await?;
-    let updated = app
-        .store
-        .set_password(&email, &phc, None)
-        .await
-        .map_err(|e| ApiError::internal("set password", e))?;
-    if !updated {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_code",
-            "this code is not valid",
-        ));
-    }
-    // Receiving the code proves the address.
-    app.store
-        .mark_verified(&email, app.now())
-        .await
-        .map_err(|e| ApiError::internal("mark verified", e))?;
+    // The session asking, if it is this account's, survives; every other one ends.
     let keep = match current(app, req).await? {
         Some((s, a)) if a.email == email => Some(s.token_hash),
         _ => None,
     };
+    // New password, verified address (receiving the code proves it) and the other sessions
+    // ended, in one write: never a new password with the old sessions still open.
     let ended = app
         .store
-        .delete_sessions(&email, keep.as_ref())
+        .reset_password(&email, &phc, app.now(), keep.as_ref())
         .await
-        .map_err(|e| ApiError::internal("end sessions", e))?;
+        .map_err(|e| ApiError::internal("reset password", e))?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_code",
+                "this code is not valid",
+            )
+        })?;
     app.store
         .clear_counter(&format!("loginfail:email:{}", email.as_str()))
         .await

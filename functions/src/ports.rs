@@ -4,7 +4,8 @@
 //! URL, a JSON file) for `pressroom serve` and the tests, and AWS (DynamoDB, SES, S3/CloudFront)
 //! for Lambda. The flow tests in `tests/support/flows.rs` run against both, so every
 //! implementation must honour the contracts documented here — in particular the atomic ones
-//! (`upsert_unverified_account`, `consume_code`, `record_wrong_code`, `bump_counter`).
+//! (`upsert_unverified_account`, `consume_code`, `record_wrong_code`, `bump_counter`,
+//! `reset_password`).
 
 use std::time::Duration;
 
@@ -98,6 +99,11 @@ pub struct DownloadRecord {
     pub part: String,
 }
 
+/// How many other sessions [`Store::reset_password`] ends in the same transaction as the password
+/// write on DynamoDB: one account update plus two deletes per session (the session and its
+/// reference under the account) within `TransactWriteItems`' 100 items.
+pub const MAX_ATOMIC_SESSION_ENDS: usize = 49;
+
 /// Persistence for accounts, codes, throttling counters, sessions and the download log.
 ///
 /// Expiry is the caller's business (handlers compare `expires_at` with the clock on every read);
@@ -116,14 +122,6 @@ pub trait Store: Send + Sync {
 
     /// Marks the account verified (idempotent). Returns false when no such account exists.
     async fn mark_verified(&self, email: &Email, at: DateTime<Utc>) -> Result<bool, StoreError>;
-
-    /// Replaces the password hash (and language if given). Returns false when no such account.
-    async fn set_password(
-        &self,
-        email: &Email,
-        password_hash: &str,
-        lang: Option<&Lang>,
-    ) -> Result<bool, StoreError>;
 
     /// `Some(at)` subscribes with consent recorded at `at`; `None` unsubscribes.
     async fn set_newsletter(
@@ -183,12 +181,22 @@ pub trait Store: Send + Sync {
 
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError>;
 
-    /// Deletes every session of `email` except `keep` (if given). Returns how many were deleted.
-    async fn delete_sessions(
+    /// The end of a password reset, all or nothing: replaces the password hash, marks the account
+    /// verified (receiving the code proved the address; `verified_at` is kept if already set) and
+    /// deletes every session of `email` except `keep` (the one that asked, if signed in as
+    /// `email`). Returns how many sessions ended, or `None` when there is no such account (then
+    /// nothing changed).
+    ///
+    /// DynamoDB writes it as one `TransactWriteItems`, whose limit of 100 items bounds it to
+    /// [`MAX_ATOMIC_SESSION_ENDS`] sessions; above that the password write and the first sessions
+    /// still go together, the rest follow (see `store::dynamo`).
+    async fn reset_password(
         &self,
         email: &Email,
+        password_hash: &str,
+        verified_at: DateTime<Utc>,
         keep: Option<&[u8; 32]>,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<Option<u64>, StoreError>;
 
     async fn record_download(&self, download: &DownloadRecord) -> Result<(), StoreError>;
 

@@ -625,10 +625,15 @@ pub async fn login_backoff(b: TestBackend) {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json_body());
 }
 
-/// Reset: code by email, weak passwords refused without burning the code, other sessions end.
+/// Reset: code by email, weak passwords refused without burning the code, other sessions end
+/// (the one asking, signed in on another device, stays).
 pub async fn password_reset(b: TestBackend) {
     let email = "forgot@example.org";
     let old_session = b.verified_account(email).await;
+    let r = b
+        .post("/api/login", json!({"email": email, "password": PASSWORD}))
+        .await;
+    let asking = cookie_of(&r).expect("login sets a session cookie");
     b.wait(61);
     let r = b
         .post("/api/password-reset", json!({"email": email, "lang": "en"}))
@@ -645,16 +650,28 @@ pub async fn password_reset(b: TestBackend) {
         .await;
     assert_eq!(code_of(&r), "weak_password");
     let r = b
-        .post(
+        .call_as(
+            Method::POST,
             "/api/password-reset/confirm",
-            json!({"email": email, "code": code, "password": NEW_PASSWORD}),
+            Some(json!({"email": email, "code": code, "password": NEW_PASSWORD})),
+            Some(&asking),
+            1,
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json_body());
+    assert_eq!(r.json_body()["sessions_ended"], 1);
     let r = b
         .call_as(Method::GET, "/api/me", None, Some(&old_session), 1)
         .await;
     assert_eq!(code_of(&r), "not_signed_in", "other sessions ended");
+    let r = b
+        .call_as(Method::GET, "/api/me", None, Some(&asking), 1)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the session asking stays signed in"
+    );
     let r = b
         .post("/api/login", json!({"email": email, "password": PASSWORD}))
         .await;

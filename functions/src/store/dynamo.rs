@@ -14,8 +14,9 @@
 //!
 //! Every atomic promise of the [`Store`] contract is a single conditional write, so races are
 //! settled by DynamoDB itself: `attribute_not_exists(pk)` creates one account per email, a
-//! conditional `DeleteItem` consumes a code once, a conditional `ADD` caps wrong guesses, and a
-//! session and its reference under the account are written in one `TransactWriteItems`.
+//! conditional `DeleteItem` consumes a code once, a conditional `ADD` caps wrong guesses, a
+//! session and its reference under the account are written in one `TransactWriteItems`, and so
+//! are a reset's new password and the end of the account's other sessions.
 //! Timestamps are stored as epoch nanoseconds (`*_ns`, exact round trip and comparable in
 //! condition expressions); the TTL attribute is epoch seconds, rounded up so DynamoDB never
 //! purges an item before it has expired (expiry is enforced on read regardless — TTL is late).
@@ -25,7 +26,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Datelike, Utc};
 
@@ -33,12 +37,19 @@ use crate::contract::table::{PARTITION_KEY as PK, SORT_KEY as SK, TTL_ATTRIBUTE 
 use crate::domain::{Email, Lang, Purpose};
 use crate::ports::{
     Account, CodeRecord, Counter, DownloadRecord, Session, Store, StoreError, UpsertOutcome,
+    MAX_ATOMIC_SESSION_ENDS,
 };
 
 type Item = HashMap<String, AttributeValue>;
 
 /// How often a compare-and-set loop retries before reporting contention as a failure.
 const MAX_RETRIES: usize = 8;
+
+/// The most items one `TransactWriteItems` may hold.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+// A reset's last transaction, the account update and two deletes per session, fits in one.
+const _: () = assert!(2 * MAX_ATOMIC_SESSION_ENDS < MAX_TRANSACTION_ITEMS);
 
 /// The DynamoDB-backed store. Cheap to clone (the SDK client is an `Arc`).
 #[derive(Debug, Clone)]
@@ -132,6 +143,30 @@ impl DynamoStore {
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(failure("UpdateItem", e)),
         }
+    }
+
+    /// The two deletes that end session `id` of `email`: the session and its reference.
+    fn session_deletes(
+        &self,
+        email: &Email,
+        id: &str,
+    ) -> Result<[TransactWriteItem; 2], StoreError> {
+        let session = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(format!("SESSION#{id}")))
+            .key(SK, s(SESSION_SK))
+            .build()
+            .map_err(|e| failure("TransactWriteItems", e))?;
+        let reference = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(account_pk(email)))
+            .key(SK, s(format!("{SESSION_REF_PREFIX}{id}")))
+            .build()
+            .map_err(|e| failure("TransactWriteItems", e))?;
+        Ok([
+            TransactWriteItem::builder().delete(session).build(),
+            TransactWriteItem::builder().delete(reference).build(),
+        ])
     }
 
     /// Session ids under an account, following pagination.
@@ -452,21 +487,6 @@ impl Store for DynamoStore {
         .await
     }
 
-    async fn set_password(
-        &self,
-        email: &Email,
-        password_hash: &str,
-        lang: Option<&Lang>,
-    ) -> Result<bool, StoreError> {
-        let mut expression = "SET password_hash = :hash".to_owned();
-        let mut values = Item::from([(":hash".to_owned(), s(password_hash))]);
-        if let Some(lang) = lang {
-            expression.push_str(", lang = :lang");
-            values.insert(":lang".to_owned(), s(lang.as_str()));
-        }
-        self.update_account(email, expression, values).await
-    }
-
     async fn set_newsletter(
         &self,
         email: &Email,
@@ -708,39 +728,88 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn delete_sessions(
+    async fn reset_password(
         &self,
         email: &Email,
+        password_hash: &str,
+        verified_at: DateTime<Utc>,
         keep: Option<&[u8; 32]>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let keep = keep.map(hex::encode);
-        let mut deleted = 0;
-        for id in self.session_refs(email).await? {
-            if keep.as_deref() == Some(id.as_str()) {
-                continue;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let ids: Vec<String> = self
+                .session_refs(email)
+                .await?
+                .into_iter()
+                .filter(|id| keep.as_deref() != Some(id.as_str()))
+                .collect();
+            // Above what one transaction holds, end the surplus sessions first, in transactions
+            // of their own: if one fails, the password is unchanged and only sessions ended
+            // (harmless), never the reverse.
+            let (surplus, last) = ids.split_at(ids.len().saturating_sub(MAX_ATOMIC_SESSION_ENDS));
+            for chunk in surplus.chunks(MAX_TRANSACTION_ITEMS / 2) {
+                let mut items = Vec::with_capacity(chunk.len() * 2);
+                for id in chunk {
+                    items.extend(self.session_deletes(email, id)?);
+                }
+                self.client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(|e| failure("TransactWriteItems", e))?;
             }
-            let session = Delete::builder()
-                .table_name(&self.table)
-                .key(PK, s(format!("SESSION#{id}")))
-                .key(SK, s(SESSION_SK))
-                .build()
-                .map_err(|e| failure("TransactWriteItems", e))?;
-            let reference = Delete::builder()
+            // Then the password, the verified flag and the remaining sessions, all or nothing.
+            let account = Update::builder()
                 .table_name(&self.table)
                 .key(PK, s(account_pk(email)))
-                .key(SK, s(format!("{SESSION_REF_PREFIX}{id}")))
+                .key(SK, s(ACCOUNT_SK))
+                .update_expression(
+                    "SET password_hash = :hash, verified = :true, \
+                     verified_ns = if_not_exists(verified_ns, :at)",
+                )
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":hash", s(password_hash))
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":at", n(ns(verified_at)))
                 .build()
                 .map_err(|e| failure("TransactWriteItems", e))?;
-            self.client
+            let mut items = vec![TransactWriteItem::builder().update(account).build()];
+            for id in last {
+                items.extend(self.session_deletes(email, id)?);
+            }
+            let sent = self
+                .client
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().delete(session).build())
-                .transact_items(TransactWriteItem::builder().delete(reference).build())
+                .set_transact_items(Some(items))
                 .send()
-                .await
-                .map_err(|e| failure("TransactWriteItems", e))?;
-            deleted += 1;
+                .await;
+            let reasons = match sent {
+                Ok(_) => return Ok(Some(ids.len() as u64)),
+                Err(e) => match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                        .cancellation_reasons()
+                        .iter()
+                        .filter_map(|r| r.code().map(str::to_owned))
+                        .collect::<Vec<_>>(),
+                    _ => return Err(failure("TransactWriteItems", e)),
+                },
+            };
+            // The account item is first and the only one with a condition.
+            if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
+                return Ok(None);
+            }
+            // A concurrent sign-out or sign-in touched one of the items: read the sessions again.
+            if reasons.iter().any(|r| r == "TransactionConflict") && attempt < MAX_RETRIES {
+                continue;
+            }
+            return Err(StoreError::backend(DynamoFailure {
+                operation: "TransactWriteItems",
+                detail: format!("transaction cancelled: {reasons:?}"),
+            }));
         }
-        Ok(deleted)
     }
 
     async fn record_download(&self, download: &DownloadRecord) -> Result<(), StoreError> {

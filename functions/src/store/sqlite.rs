@@ -247,27 +247,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_password(
-        &self,
-        email: &Email,
-        password_hash: &str,
-        lang: Option<&Lang>,
-    ) -> Result<bool, StoreError> {
-        let key = email.as_str().to_owned();
-        let hash = password_hash.to_owned();
-        let lang = lang.map(|l| l.as_str().to_owned());
-        self.with(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE accounts SET password_hash = ?2, lang = COALESCE(?3, lang) WHERE email = ?1",
-                    params![key, hash, lang],
-                )
-                .map_err(StoreError::backend)?;
-            Ok(n == 1)
-        })
-        .await
-    }
-
     async fn set_newsletter(
         &self,
         email: &Email,
@@ -492,21 +471,39 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_sessions(
+    async fn reset_password(
         &self,
         email: &Email,
+        password_hash: &str,
+        verified_at: DateTime<Utc>,
         keep: Option<&[u8; 32]>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let key = email.as_str().to_owned();
+        let hash = password_hash.to_owned();
         let keep = keep.map(|k| k.to_vec()).unwrap_or_default();
         self.with(move |c| {
-            let n = c
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::backend)?;
+            let updated = tx
+                .execute(
+                    "UPDATE accounts SET password_hash = ?2, verified = 1,
+                         verified_at = COALESCE(verified_at, ?3)
+                     WHERE email = ?1",
+                    params![key, hash, ms(verified_at)],
+                )
+                .map_err(StoreError::backend)?;
+            if updated != 1 {
+                return Ok(None);
+            }
+            let ended = tx
                 .execute(
                     "DELETE FROM sessions WHERE email = ?1 AND token_hash <> ?2",
                     params![key, keep],
                 )
                 .map_err(StoreError::backend)?;
-            Ok(n as u64)
+            tx.commit().map_err(StoreError::backend)?;
+            Ok(Some(ended as u64))
         })
         .await
     }
@@ -684,9 +681,23 @@ mod tests {
             .unwrap();
         }
         assert_eq!(
-            s.delete_sessions(&email(), Some(&[1; 32])).await.unwrap(),
-            2
+            s.reset_password(&email(), "h", t(1), Some(&[1; 32]))
+                .await
+                .unwrap(),
+            None,
+            "no account: nothing changes"
         );
+        assert!(s.session(&[0; 32]).await.unwrap().is_some());
+        s.upsert_unverified_account(&account("a")).await.unwrap();
+        assert_eq!(
+            s.reset_password(&email(), "h", t(1), Some(&[1; 32]))
+                .await
+                .unwrap(),
+            Some(2)
+        );
+        let a = s.account(&email()).await.unwrap().unwrap();
+        assert_eq!((a.password_hash.as_str(), a.verified), ("h", true));
+        assert_eq!(a.verified_at, Some(t(1)));
         assert!(s.session(&[1; 32]).await.unwrap().is_some());
         assert!(s.session(&[0; 32]).await.unwrap().is_none());
         s.delete_session(&[1; 32]).await.unwrap();
