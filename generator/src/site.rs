@@ -1144,6 +1144,16 @@ enum Sitemap {
     Unlisted(BTreeMap<String, String>),
 }
 
+/// A topic or a speaker, for its paginated pages.
+struct Term {
+    /// URL section: `topics` or `speakers`.
+    section: &'static str,
+    /// Template variable holding `value`: `topic` or `speaker`.
+    variable: &'static str,
+    template: &'static str,
+    value: Value,
+}
+
 /// Builds the page list and contexts from a loaded site.
 struct Planner<'a> {
     site: &'a Site,
@@ -1434,33 +1444,15 @@ impl<'a> Planner<'a> {
                 },
             );
             for (key, items) in topic_items {
-                let base = format!("/{code}/topics/{key}/");
-                let topic = json!({"key": key, "name": self.site.topics.name(key, code, &default), "url": base});
-                let pages = self.paginate_owned(&base, items);
-                let total = pages.len();
-                for (n, (url, list)) in pages.into_iter().enumerate() {
-                    if !plan.wants(&list) {
-                        continue;
-                    }
-                    let alternates =
-                        self.paginated_alternates(&format!("topics/{key}/"), n + 1, |c| {
-                            topic_counts.get(&(c, key)).copied().unwrap_or(0)
-                        });
-                    let (base, topic, shows) = (base.clone(), topic.clone(), list.clone());
-                    self.page(
-                        &mut plan,
-                        url,
-                        code,
-                        "topic.html",
-                        Sitemap::Listed(alternates),
-                        move |ctx| {
-                            ctx.insert("topic", &topic);
-                            ctx.insert("transcripts", &self.listing(&list));
-                            ctx.insert("paginator", &self.paginator(&base, n + 1, total));
-                        },
-                    )
-                    .shows(&shows);
-                }
+                let topic = Term {
+                    section: "topics",
+                    variable: "topic",
+                    template: "topic.html",
+                    value: json!({"key": key, "name": self.site.topics.name(key, code, &default), "url": format!("/{code}/topics/{key}/")}),
+                };
+                self.term_pages(&mut plan, code, key, topic, items, |c| {
+                    topic_counts.get(&(c, key)).copied().unwrap_or(0)
+                });
             }
             let speaker_info = |key: &str, items: &[usize]| {
                 // the newest transcript names the speaker in this language
@@ -1491,33 +1483,15 @@ impl<'a> Planner<'a> {
                 },
             );
             for (key, items) in speaker_items {
-                let base = format!("/{code}/speakers/{key}/");
-                let speaker = speaker_info(key, &items);
-                let pages = self.paginate_owned(&base, items);
-                let total = pages.len();
-                for (n, (url, list)) in pages.into_iter().enumerate() {
-                    if !plan.wants(&list) {
-                        continue;
-                    }
-                    let alternates =
-                        self.paginated_alternates(&format!("speakers/{key}/"), n + 1, |c| {
-                            speaker_counts.get(&(c, key)).copied().unwrap_or(0)
-                        });
-                    let (base, speaker, shows) = (base.clone(), speaker.clone(), list.clone());
-                    self.page(
-                        &mut plan,
-                        url,
-                        code,
-                        "speaker.html",
-                        Sitemap::Listed(alternates),
-                        move |ctx| {
-                            ctx.insert("speaker", &speaker);
-                            ctx.insert("transcripts", &self.listing(&list));
-                            ctx.insert("paginator", &self.paginator(&base, n + 1, total));
-                        },
-                    )
-                    .shows(&shows);
-                }
+                let speaker = Term {
+                    section: "speakers",
+                    variable: "speaker",
+                    template: "speaker.html",
+                    value: speaker_info(key, &items),
+                };
+                self.term_pages(&mut plan, code, key, speaker, items, |c| {
+                    speaker_counts.get(&(c, key)).copied().unwrap_or(0)
+                });
             }
 
             // feed, search, 404, account screens
@@ -1600,6 +1574,44 @@ impl<'a> Planner<'a> {
             |_| {},
         );
         plan
+    }
+
+    /// The paginated pages of one topic or speaker (`key`) in language `code`; `count` says how
+    /// many transcripts a language has under that key, for the alternates of each page.
+    fn term_pages(
+        &'a self,
+        plan: &mut Plan<'a>,
+        code: &str,
+        key: &str,
+        term: Term,
+        items: Vec<usize>,
+        count: impl Fn(&str) -> usize,
+    ) {
+        let base = format!("/{code}/{}/{key}/", term.section);
+        let pages = self.paginate_owned(&base, items);
+        let total = pages.len();
+        for (n, (url, list)) in pages.into_iter().enumerate() {
+            if !plan.wants(&list) {
+                continue;
+            }
+            let alternates =
+                self.paginated_alternates(&format!("{}/{key}/", term.section), n + 1, &count);
+            let (base, value, shows) = (base.clone(), term.value.clone(), list.clone());
+            let variable = term.variable;
+            self.page(
+                plan,
+                url,
+                code,
+                term.template,
+                Sitemap::Listed(alternates),
+                move |ctx| {
+                    ctx.insert(variable, &value);
+                    ctx.insert("transcripts", &self.listing(&list));
+                    ctx.insert("paginator", &self.paginator(&base, n + 1, total));
+                },
+            )
+            .shows(&shows);
+        }
     }
 
     /// Splits `items` into pages: `base`, `base/page/2/`, …
