@@ -274,5 +274,8 @@ fn the_site_wide_404_page_speaks_every_language() {
     assert!(root.contains("<section class=\"not-found-other\" lang=\"fr\" dir=\"ltr\">"));
     assert!(root.contains("Page introuvable") && root.contains("href=\"/fr/\""));
     let fr = std::fs::read_to_string(site.out.join("fr/404.html")).unwrap();
-    assert!(!fr.contains("not-found-other"), "a language's own 404 page stays in its language");
+    assert!(
+        !fr.contains("not-found-other"),
+        "a language's own 404 page stays in its language"
+    );
 }
