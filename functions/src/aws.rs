@@ -8,6 +8,8 @@
 //! start with a message naming the variable, so a misconfigured deploy fails loudly in the
 //! function's log instead of answering 500s.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -234,12 +236,18 @@ async fn wire<const CODE_KEY: bool, const MAIL: bool, const MEDIA: bool>(
     s3: impl FnOnce() -> aws_sdk_s3::Client,
 ) -> Result<AwsAdapters, AwsConfigError> {
     let not_wired = Arc::new(NotWired { function });
-    let code_key = if CODE_KEY {
-        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        code_key(&secrets, &settings.secret_arn).await?
-    } else {
-        SecretKey::generate()
-    };
+    // Boxed, not awaited in the branch: an `.await` in a branch that is dead for this function
+    // still compiles its future into this async fn's state machine, and with it the Secrets
+    // Manager client; a future built in a dead branch is removed with the branch.
+    let fetch_key: Pin<Box<dyn Future<Output = Result<SecretKey, AwsConfigError>> + Send>> =
+        if CODE_KEY {
+            let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+            let arn = settings.secret_arn.clone();
+            Box::pin(async move { code_key(&secrets, &arn).await })
+        } else {
+            Box::pin(std::future::ready(Ok(SecretKey::generate())))
+        };
+    let code_key = fetch_key.await?;
     let mailer: Arc<dyn Mailer> = if MAIL {
         Arc::new(SesMailer::new(
             aws_sdk_sesv2::Client::new(sdk),
