@@ -275,17 +275,23 @@ async fn wire<const CODE_KEY: bool, const MAIL: bool, const MEDIA: bool>(
 }
 
 /// Everything the Lambda `function` needs, built once per container from its environment: the
-/// handlers' [`Config`], its SDK clients ([`adapters_for`]), the code key if it uses one, and the
-/// embedded email theme (checked to render in every language before the first request).
+/// handlers' [`Config`], its SDK clients ([`adapters_for`]), the code key if it uses one, and, if
+/// it sends email, the embedded email theme (checked to render in every language before the first
+/// request).
 pub async fn lambda_app<const CODE_KEY: bool, const MAIL: bool, const MEDIA: bool>(
     function: &'static Function,
 ) -> anyhow::Result<App> {
     let config = Config::from_env().context("reading the function's settings")?;
     let settings = AwsEnv::from_env().context("reading the function's AWS resources")?;
-    let theme = EmailTheme::embedded().context("loading the email templates")?;
-    theme
-        .validate(&config.email)
-        .context("checking the email templates")?;
+    let theme = if MAIL {
+        let theme = EmailTheme::embedded().context("loading the email templates")?;
+        theme
+            .validate(&config.email)
+            .context("checking the email templates")?;
+        theme
+    } else {
+        EmailTheme::none()
+    };
     let sdk = sdk_config().await;
     let aws = adapters_for::<CODE_KEY, MAIL, MEDIA>(function, &settings, &sdk).await?;
     Ok(App::new(

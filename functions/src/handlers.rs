@@ -303,35 +303,129 @@ impl App {
     }
 }
 
+/// The API's routes, one bit each: a set of them is what [`handle_routes`] serves.
+pub mod route {
+    pub const SIGNUP: u16 = 1 << 0;
+    pub const VERIFY: u16 = 1 << 1;
+    pub const RESEND: u16 = 1 << 2;
+    pub const LOGIN: u16 = 1 << 3;
+    pub const LOGOUT: u16 = 1 << 4;
+    pub const ME: u16 = 1 << 5;
+    pub const RESET: u16 = 1 << 6;
+    pub const RESET_CONFIRM: u16 = 1 << 7;
+    pub const NEWSLETTER: u16 = 1 << 8;
+    pub const DOWNLOAD: u16 = 1 << 9;
+    /// Every route: what the local server serves.
+    pub const ALL: u16 = (1 << 10) - 1;
+
+    /// `(method, path, bit)` of every route, as [`crate::contract::FUNCTIONS`] spells them.
+    pub const TABLE: &[(&str, &str, u16)] = &[
+        ("POST", "/api/signup", SIGNUP),
+        ("POST", "/api/verify", VERIFY),
+        ("POST", "/api/resend", RESEND),
+        ("POST", "/api/login", LOGIN),
+        ("POST", "/api/logout", LOGOUT),
+        ("GET", "/api/me", ME),
+        ("POST", "/api/password-reset", RESET),
+        ("POST", "/api/password-reset/confirm", RESET_CONFIRM),
+        ("POST", "/api/newsletter", NEWSLETTER),
+        ("GET", "/api/download", DOWNLOAD),
+    ];
+}
+
+/// The set of `routes` (a [`crate::contract::Function`]'s), at compile time: a route the API
+/// does not have fails the build.
+pub const fn route_set(routes: &[(&str, &str)]) -> u16 {
+    let mut set = 0;
+    let mut i = 0;
+    while i < routes.len() {
+        let mut j = 0;
+        let mut bit = 0;
+        while j < route::TABLE.len() {
+            let (method, path, b) = route::TABLE[j];
+            if const_eq(method, routes[i].0) && const_eq(path, routes[i].1) {
+                bit = b;
+            }
+            j += 1;
+        }
+        if bit == 0 {
+            panic!("a contract route the handlers do not serve");
+        }
+        set |= bit;
+        i += 1;
+    }
+    set
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Handles one API request. Never panics on any input.
 pub async fn handle(app: &App, req: ApiRequest) -> ApiResponse {
-    let route = (
-        req.method.clone(),
-        req.path.trim_end_matches('/').to_owned(),
-    );
-    let result = match (&route.0, route.1.as_str()) {
-        (&Method::POST, "/api/signup") => uniform(app, signup(app, &req)).await,
-        (&Method::POST, "/api/verify") => verify(app, &req).await,
-        (&Method::POST, "/api/resend") => uniform(app, resend(app, &req)).await,
-        (&Method::POST, "/api/login") => login(app, &req).await,
-        (&Method::POST, "/api/logout") => logout(app, &req).await,
-        (&Method::GET, "/api/me") => me(app, &req).await,
-        (&Method::POST, "/api/password-reset") => uniform(app, reset_request(app, &req)).await,
-        (&Method::POST, "/api/password-reset/confirm") => reset_confirm(app, &req).await,
-        (&Method::POST, "/api/newsletter") => newsletter(app, &req).await,
-        (&Method::GET, "/api/download") => download(app, &req).await,
-        (_, path) if is_known_path(path) => Err(ApiError::new(
+    handle_routes::<{ route::ALL }>(app, req).await
+}
+
+type Flow<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ApiResult> + Send + 'a>>;
+
+/// [`handle`] compiled for the routes in `ROUTES` only (a [`route`] set): the flows of the other
+/// routes are not in the binary (a Lambda that sends no email links no template engine). A
+/// Lambda only passes its own routes here; any other answers like an unknown route. Each flow's
+/// future is built in its match arm and boxed, because an `.await` in an arm that is dead for
+/// this set would still keep that flow in the state machine.
+pub async fn handle_routes<const ROUTES: u16>(app: &App, req: ApiRequest) -> ApiResponse {
+    let method = req.method.clone();
+    let path = req.path.trim_end_matches('/').to_owned();
+    let flow: Flow<'_> = match (&method, path.as_str()) {
+        (&Method::POST, "/api/signup") if ROUTES & route::SIGNUP != 0 => {
+            Box::pin(uniform(app, signup(app, &req)))
+        }
+        (&Method::POST, "/api/verify") if ROUTES & route::VERIFY != 0 => {
+            Box::pin(verify(app, &req))
+        }
+        (&Method::POST, "/api/resend") if ROUTES & route::RESEND != 0 => {
+            Box::pin(uniform(app, resend(app, &req)))
+        }
+        (&Method::POST, "/api/login") if ROUTES & route::LOGIN != 0 => Box::pin(login(app, &req)),
+        (&Method::POST, "/api/logout") if ROUTES & route::LOGOUT != 0 => {
+            Box::pin(logout(app, &req))
+        }
+        (&Method::GET, "/api/me") if ROUTES & route::ME != 0 => Box::pin(me(app, &req)),
+        (&Method::POST, "/api/password-reset") if ROUTES & route::RESET != 0 => {
+            Box::pin(uniform(app, reset_request(app, &req)))
+        }
+        (&Method::POST, "/api/password-reset/confirm") if ROUTES & route::RESET_CONFIRM != 0 => {
+            Box::pin(reset_confirm(app, &req))
+        }
+        (&Method::POST, "/api/newsletter") if ROUTES & route::NEWSLETTER != 0 => {
+            Box::pin(newsletter(app, &req))
+        }
+        (&Method::GET, "/api/download") if ROUTES & route::DOWNLOAD != 0 => {
+            Box::pin(download(app, &req))
+        }
+        (_, path) if is_known_path(path) => Box::pin(std::future::ready(Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "this method is not allowed here",
-        )),
-        _ => Err(ApiError::new(
+        )))),
+        _ => Box::pin(std::future::ready(Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "no such API endpoint",
-        )),
+        )))),
     };
-    result.unwrap_or_else(ApiError::into_response)
+    flow.await.unwrap_or_else(ApiError::into_response)
 }
 
 fn is_known_path(path: &str) -> bool {
@@ -1049,6 +1143,21 @@ async fn download(app: &App, req: &ApiRequest) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_contract_route_has_its_own_bit() {
+        let mut seen = 0;
+        for f in crate::contract::FUNCTIONS {
+            for r in f.routes {
+                let bit = route_set(std::slice::from_ref(r));
+                assert_eq!(bit.count_ones(), 1, "{r:?}");
+                assert_eq!(seen & bit, 0, "{r:?} shares a bit");
+                seen |= bit;
+            }
+        }
+        assert_eq!(seen, route::ALL, "every route belongs to one function");
+        assert_eq!(route::TABLE.len(), route::ALL.count_ones() as usize);
+    }
 
     #[test]
     fn cookie_has_every_attribute() {

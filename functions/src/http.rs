@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::contract::{Function, FUNCTIONS};
-use crate::handlers::{handle, ApiRequest, ApiResponse, App};
+use crate::handlers::{handle_routes, ApiRequest, ApiResponse, App};
 
 #[cfg(feature = "local")]
 mod router;
@@ -68,8 +68,9 @@ pub fn to_lambda(r: ApiResponse) -> lambda_http::Response<lambda_http::Body> {
     resp
 }
 
-/// Handles one Lambda event for `function`: its own routes go to [`handle`], anything else 404s.
-pub async fn handle_lambda(
+/// Handles one Lambda event for `function`: its own routes go to the handlers (compiled for the
+/// route set `ROUTES`, [`handle_routes`]), anything else 404s.
+pub async fn handle_lambda<const ROUTES: u16>(
     app: &App,
     function: &Function,
     event: lambda_http::Request,
@@ -81,7 +82,7 @@ pub async fn handle_lambda(
             &json!({"error": {"code": "not_found", "message": "no such API endpoint"}}),
         ));
     }
-    to_lambda(handle(app, req).await)
+    to_lambda(handle_routes::<ROUTES>(app, req).await)
 }
 
 /// Logs as JSON-free plain lines to stderr (CloudWatch), level from `RUST_LOG` (default info).
@@ -96,31 +97,50 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// Runs the Lambda `function` with `app` until the runtime stops it.
-pub async fn run_lambda(function: &'static Function, app: App) -> Result<(), lambda_http::Error> {
+/// Runs the Lambda `function` with `app` until the runtime stops it; `ROUTES` is the route set
+/// of `function` ([`crate::handlers::route_set`]).
+pub async fn run_lambda<const ROUTES: u16>(
+    function: &'static Function,
+    app: App,
+) -> Result<(), lambda_http::Error> {
     let app = Arc::new(app);
     lambda_http::run(lambda_http::service_fn(move |event| {
         let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle_lambda(&app, function, event).await) }
+        async move {
+            Ok::<_, std::convert::Infallible>(handle_lambda::<ROUTES>(&app, function, event).await)
+        }
     }))
     .await
 }
 
 /// The whole `main` of an account Lambda: read the environment and build the AWS adapters once
 /// (cold start), then serve `function`'s routes. A bad setting stops the cold start, naming it.
-/// The const generics select the adapters at compile time (see [`crate::aws::adapters_for`]);
-/// call it through [`crate::lambda_main!`], which takes them from the contract.
-pub async fn lambda_main<const CODE_KEY: bool, const MAIL: bool, const MEDIA: bool>(
+/// The const generics select at compile time the adapters (see [`crate::aws::adapters_for`]) and
+/// the flows (`ROUTES`, see [`handle_routes`]) the binary contains; call it through
+/// [`crate::lambda_main!`], which takes them from the contract.
+pub async fn lambda_main<
+    const CODE_KEY: bool,
+    const MAIL: bool,
+    const MEDIA: bool,
+    const ROUTES: u16,
+>(
     function: &'static Function,
 ) -> Result<(), lambda_http::Error> {
     init_tracing();
+    if crate::handlers::route_set(function.routes) != ROUTES {
+        return Err(format!(
+            "{} is built for other routes than its contract's",
+            function.name
+        )
+        .into());
+    }
     let app = crate::aws::lambda_app::<CODE_KEY, MAIL, MEDIA>(function).await?;
-    run_lambda(function, app).await
+    run_lambda::<ROUTES>(function, app).await
 }
 
 /// `functions::lambda_main!("session")`: the future a Lambda binary's `main` awaits —
 /// [`http::lambda_main`](crate::http::lambda_main) for the [`crate::contract::FUNCTIONS`] entry of
-/// that name (a compile error if there is none), with its adapters chosen from its flags.
+/// that name (a compile error if there is none), with its adapters and routes taken from it.
 #[macro_export]
 macro_rules! lambda_main {
     ($name:literal) => {{
@@ -129,6 +149,7 @@ macro_rules! lambda_main {
             { FUNCTION.uses_code_key },
             { FUNCTION.uses_mail },
             { FUNCTION.uses_media },
+            { $crate::handlers::route_set(FUNCTION.routes) },
         >(FUNCTION)
     }};
 }
@@ -176,6 +197,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let app = app(dir.path());
         let reg = function("registration").unwrap();
+        const REGISTRATION: u16 =
+            crate::handlers::route_set(crate::contract::Function::get("registration").routes);
         let event = |method: &str, uri: &str, body: &str| {
             let mut r = lambda_http::Request::new(lambda_http::Body::Text(body.to_owned()));
             *r.method_mut() = method.parse().unwrap();
@@ -186,13 +209,16 @@ mod tests {
             );
             r
         };
-        let resp = handle_lambda(&app, reg, event("GET", "/api/me", "")).await;
+        let resp = handle_lambda::<{ REGISTRATION }>(&app, reg, event("GET", "/api/me", "")).await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-        let resp = handle_lambda(&app, reg, event("POST", "/api/signup", "{oops")).await;
+        let resp =
+            handle_lambda::<{ REGISTRATION }>(&app, reg, event("POST", "/api/signup", "{oops"))
+                .await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         let body =
             r#"{"email": "jane@example.org", "password": "Brussels-Summit-2018!", "lang": "fr"}"#;
-        let resp = handle_lambda(&app, reg, event("POST", "/api/signup", body)).await;
+        let resp =
+            handle_lambda::<{ REGISTRATION }>(&app, reg, event("POST", "/api/signup", body)).await;
         assert_eq!(resp.status(), StatusCode::ACCEPTED);
         assert_eq!(
             resp.headers()[header::CONTENT_TYPE],

@@ -148,6 +148,16 @@ impl EmailTheme {
         Self::build(i18n, templates)
     }
 
+    /// No templates and no languages: the theme of a Lambda that sends no email
+    /// ([`crate::contract::Function::uses_mail`]), so it neither parses the templates at cold
+    /// start nor links the template engine. Rendering with it fails (no template).
+    pub fn none() -> Self {
+        EmailTheme {
+            tera: tera::Tera::default(),
+            strings: HashMap::new(),
+        }
+    }
+
     /// A theme folder on disk (`themes/<name>/`, with `emails/` and `i18n/`). Files it lacks are
     /// taken from the embedded default theme.
     pub fn from_dir(dir: &Path) -> Result<Self, TemplateError> {
