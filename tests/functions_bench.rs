@@ -1,10 +1,11 @@
 //! Figures for the account functions: argon2 hash time, requests/s and p99 latency of
-//! `GET /api/me` and of a failed login through the local server on 127.0.0.1, the release size
-//! of each Lambda binary and its time from process start to ready.
+//! `GET /api/me` and of a failed login through the local server on 127.0.0.1, the size of each
+//! Lambda binary as deployed (the `lambda-release` profile) and its time from process start to
+//! ready.
 //!
 //! A benchmark, not a timed test: it asserts correctness (every `me` answers 200) but no
 //! timing. `cargo bench -p tests --bench functions_bench` measures in earnest (build the
-//! Lambdas first: `cargo build --release -p functions --bins`); under `cargo test` it runs a
+//! Lambdas first: `cargo build --profile lambda-release -p functions --bins`); under `cargo test` it runs a
 //! few iterations of each part so the harness itself cannot rot.
 
 use std::net::SocketAddr;
@@ -266,10 +267,10 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-/// Size of each release Lambda, and its time from `exec` to its first poll of the Lambda
+/// Size of each Lambda as deployed (`lambda-release` profile), and its time from `exec` to its first poll of the Lambda
 /// runtime API (a fake one on 127.0.0.1) — i.e. cold-start work done, ready for an event.
 fn lambda_binaries(mode: &Mode) -> anyhow::Result<()> {
-    let release = target_dir().join("release");
+    let release = target_dir().join("lambda-release");
     let moto = tests::moto::Moto::start();
     let runtime = tokio::runtime::Handle::current();
     let arn = tokio::task::block_in_place(|| {
@@ -290,7 +291,7 @@ fn lambda_binaries(mode: &Mode) -> anyhow::Result<()> {
         if !binary.exists() {
             anyhow::ensure!(
                 !mode.full,
-                "{} is missing: run `cargo build --release -p functions --bins` first",
+                "{} is missing: run `cargo build --profile lambda-release -p functions --bins` first",
                 binary.display()
             );
             println!("{}: not built (smoke run; skipped)", function.name);
@@ -301,8 +302,10 @@ fn lambda_binaries(mode: &Mode) -> anyhow::Result<()> {
             runtime.block_on(time_to_ready(&binary, moto.endpoint(), &arn))
         })?;
         println!(
-            "lambda {}: {:.2} MB (stripped release), start to ready {}",
+            "lambda {}: {} bytes = {:.2} MB = {:.2} MiB (stripped, lambda-release), start to ready {}",
             function.name,
+            size,
+            size as f64 / 1e6,
             size as f64 / 1_048_576.0,
             ms(ready)
         );
