@@ -144,30 +144,44 @@ pub fn index(out_dir: &Path, pages: &[SearchPage]) -> Result<SearchStats, Search
 
 /// Indexes the transcript pages already written under `out_dir` (files matching
 /// [`TRANSCRIPT_GLOB`]) and writes the bundle to `out_dir/pagefind/`. Parsing runs in parallel.
+///
+/// One language at a time: pagefind keeps every parsed page of an index in memory until it has
+/// built it, and the languages' indexes are independent anyway (a reader searches their own), so
+/// indexing `en/transcripts/`, dropping that state, then `fr/transcripts/` holds one language's
+/// pages at a time instead of all of them. The runs' files are merged into one bundle whose
+/// `pagefind-entry.json` lists every language.
 pub fn index_dir(out_dir: &Path) -> Result<SearchStats, SearchError> {
     let started = Instant::now();
     let bundle = out_dir.join(BUNDLE_DIR);
-    let root = out_dir.to_path_buf();
+    let root = out_dir.to_string_lossy().into_owned();
 
-    let (pages, files) = run_async(async {
-        let mut search = new_index()?;
-        let pages = search
-            .add_directory(
-                root.to_string_lossy().into_owned(),
-                Some(TRANSCRIPT_GLOB.to_string()),
-            )
-            .await
-            .map_err(|error| SearchError::Build(format!("{error:#}")))?;
-        if pages == 0 {
-            return Err(SearchError::Empty(root.clone()));
-        }
-        let files = search
-            .get_files()
-            .await
-            .map_err(|error| SearchError::Build(format!("{error:#}")))?;
-        Ok((pages, files))
-    })?;
+    let mut pages = 0;
+    let mut merged = Bundle::default();
+    for folder in language_folders(out_dir)? {
+        let glob = format!("{folder}/{}", TRANSCRIPT_GLOB.trim_start_matches("*/"));
+        let (count, files) = run_async(async {
+            let mut search = new_index()?;
+            let count = search
+                .add_directory(root.clone(), Some(glob))
+                .await
+                .map_err(|error| SearchError::Build(format!("{error:#}")))?;
+            if count == 0 {
+                return Ok((0, Vec::new()));
+            }
+            let files = search
+                .get_files()
+                .await
+                .map_err(|error| SearchError::Build(format!("{error:#}")))?;
+            Ok((count, files))
+        })?;
+        pages += count;
+        merged.add(files)?;
+    }
+    if pages == 0 {
+        return Err(SearchError::Empty(out_dir.to_path_buf()));
+    }
 
+    let files = merged.into_files()?;
     let languages = languages_of(&files);
     let (count, bytes) = write_bundle(&bundle, files)?;
     Ok(SearchStats {
@@ -178,6 +192,88 @@ pub fn index_dir(out_dir: &Path) -> Result<SearchStats, SearchError> {
         bytes,
         elapsed: started.elapsed(),
     })
+}
+
+/// The folders of `out_dir` that hold transcript pages (`{lang}/transcripts/`), sorted.
+fn language_folders(out_dir: &Path) -> Result<Vec<String>, SearchError> {
+    let unreadable = |source| SearchError::Write {
+        path: out_dir.to_path_buf(),
+        source,
+    };
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(out_dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        if entry.path().join("transcripts").is_dir() {
+            if let Some(name) = entry.file_name().to_str() {
+                folders.push(name.to_string());
+            }
+        }
+    }
+    folders.sort();
+    Ok(folders)
+}
+
+/// The files of several pagefind runs, one per language, as one bundle. Each run writes the same
+/// shared files (the scripts, the UI, the fallback wasm) and its own index; they differ only in
+/// `pagefind-entry.json`, whose `languages` maps are merged.
+#[derive(Default)]
+struct Bundle {
+    files: Vec<pagefind::api::SyntheticFile>,
+    names: std::collections::HashSet<PathBuf>,
+    entry: Option<serde_json::Value>,
+}
+
+impl Bundle {
+    fn add(&mut self, files: Vec<pagefind::api::SyntheticFile>) -> Result<(), SearchError> {
+        for file in files {
+            if file.filename.file_name() == Some(std::ffi::OsStr::new(ENTRY_FILE)) {
+                let run: serde_json::Value = serde_json::from_slice(&file.contents)
+                    .map_err(|error| SearchError::Build(format!("{ENTRY_FILE}: {error}")))?;
+                match &mut self.entry {
+                    None => {
+                        self.entry = Some(run);
+                        self.files.push(file);
+                    }
+                    Some(entry) => merge_languages(entry, run)?,
+                }
+            } else if self.names.insert(file.filename.clone()) {
+                self.files.push(file);
+            }
+        }
+        Ok(())
+    }
+
+    fn into_files(mut self) -> Result<Vec<pagefind::api::SyntheticFile>, SearchError> {
+        if let Some(entry) = &self.entry {
+            let contents = serde_json::to_vec(entry)
+                .map_err(|error| SearchError::Build(format!("{ENTRY_FILE}: {error}")))?;
+            for file in &mut self.files {
+                if file.filename.file_name() == Some(std::ffi::OsStr::new(ENTRY_FILE)) {
+                    file.contents = contents.clone();
+                }
+            }
+        }
+        Ok(self.files)
+    }
+}
+
+/// Adds the `languages` of one run's entry file to the merged one.
+fn merge_languages(
+    entry: &mut serde_json::Value,
+    run: serde_json::Value,
+) -> Result<(), SearchError> {
+    let malformed = || SearchError::Build(format!("{ENTRY_FILE} has no `languages` map"));
+    let serde_json::Value::Object(run_languages) =
+        run.get("languages").cloned().ok_or_else(malformed)?
+    else {
+        return Err(malformed());
+    };
+    let languages = entry
+        .get_mut("languages")
+        .and_then(serde_json::Value::as_object_mut)
+        .ok_or_else(malformed)?;
+    languages.extend(run_languages);
+    Ok(())
 }
 
 fn new_index() -> Result<PagefindIndex, SearchError> {
@@ -411,6 +507,28 @@ mod tests {
         assert_eq!(stats.languages, vec!["en".to_string(), "fr".to_string()]);
         let bundle = out.path().join(BUNDLE_DIR);
         assert!(bundle.join("pagefind-ui.js").is_file());
+        // Indexed one language at a time, the bundle still has one entry naming both, each
+        // pointing at its own index and wasm file.
+        let entry: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(bundle.join(ENTRY_FILE)).unwrap()).unwrap();
+        let languages = entry["languages"].as_object().unwrap();
+        assert_eq!(
+            languages.keys().collect::<Vec<_>>(),
+            ["en", "fr"],
+            "{entry}"
+        );
+        for (lang, meta) in languages {
+            assert_eq!(meta["page_count"], 1, "{entry}");
+            let hash = meta["hash"].as_str().unwrap();
+            assert!(
+                bundle.join(format!("pagefind.{hash}.pf_meta")).is_file(),
+                "{lang}: no index file for hash {hash}"
+            );
+            assert!(
+                bundle.join(format!("wasm.{lang}.pagefind")).is_file(),
+                "{lang}: no wasm file"
+            );
+        }
         let texts = fragments(&bundle);
         assert_eq!(texts.len(), 2);
         assert!(
