@@ -82,6 +82,13 @@ pub enum SearchError {
         "search: no page to index under {0} (transcript pages must carry `data-pagefind-body`)"
     )]
     Empty(PathBuf),
+    /// The built site could not be listed.
+    #[error("search: cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The bundle could not be written.
     #[error("search: cannot write {path}: {source}")]
     Write {
@@ -124,11 +131,7 @@ pub fn index(out_dir: &Path, pages: &[SearchPage]) -> Result<SearchStats, Search
                 })?;
             words += u64::from(added.page_word_count);
         }
-        let files = search
-            .get_files()
-            .await
-            .map_err(|error| SearchError::Build(format!("{error:#}")))?;
-        Ok((words, files))
+        Ok((words, built_files(&mut search).await?))
     })?;
 
     let (count, bytes) = write_bundle(&bundle, files)?;
@@ -168,11 +171,7 @@ pub fn index_dir(out_dir: &Path) -> Result<SearchStats, SearchError> {
             if count == 0 {
                 return Ok((0, Vec::new()));
             }
-            let files = search
-                .get_files()
-                .await
-                .map_err(|error| SearchError::Build(format!("{error:#}")))?;
-            Ok((count, files))
+            Ok((count, built_files(&mut search).await?))
         })?;
         pages += count;
         merged.add(files)?;
@@ -196,7 +195,7 @@ pub fn index_dir(out_dir: &Path) -> Result<SearchStats, SearchError> {
 
 /// The folders of `out_dir` that hold transcript pages (`{lang}/transcripts/`), sorted.
 fn language_folders(out_dir: &Path) -> Result<Vec<String>, SearchError> {
-    let unreadable = |source| SearchError::Write {
+    let unreadable = |source| SearchError::Read {
         path: out_dir.to_path_buf(),
         source,
     };
@@ -220,21 +219,19 @@ fn language_folders(out_dir: &Path) -> Result<Vec<String>, SearchError> {
 struct Bundle {
     files: Vec<pagefind::api::SyntheticFile>,
     names: std::collections::HashSet<PathBuf>,
-    entry: Option<serde_json::Value>,
+    /// Where the first run put `pagefind-entry.json`, and the merged entry.
+    entry: Option<(PathBuf, serde_json::Value)>,
 }
 
 impl Bundle {
     fn add(&mut self, files: Vec<pagefind::api::SyntheticFile>) -> Result<(), SearchError> {
         for file in files {
-            if file.filename.file_name() == Some(std::ffi::OsStr::new(ENTRY_FILE)) {
+            if is_entry(&file) {
                 let run: serde_json::Value = serde_json::from_slice(&file.contents)
                     .map_err(|error| SearchError::Build(format!("{ENTRY_FILE}: {error}")))?;
                 match &mut self.entry {
-                    None => {
-                        self.entry = Some(run);
-                        self.files.push(file);
-                    }
-                    Some(entry) => merge_languages(entry, run)?,
+                    None => self.entry = Some((file.filename, run)),
+                    Some((_, entry)) => merge_languages(entry, run)?,
                 }
             } else if self.names.insert(file.filename.clone()) {
                 self.files.push(file);
@@ -244,14 +241,11 @@ impl Bundle {
     }
 
     fn into_files(mut self) -> Result<Vec<pagefind::api::SyntheticFile>, SearchError> {
-        if let Some(entry) = &self.entry {
-            let contents = serde_json::to_vec(entry)
+        if let Some((filename, entry)) = self.entry {
+            let contents = serde_json::to_vec(&entry)
                 .map_err(|error| SearchError::Build(format!("{ENTRY_FILE}: {error}")))?;
-            for file in &mut self.files {
-                if file.filename.file_name() == Some(std::ffi::OsStr::new(ENTRY_FILE)) {
-                    file.contents = contents.clone();
-                }
-            }
+            self.files
+                .push(pagefind::api::SyntheticFile { filename, contents });
         }
         Ok(self.files)
     }
@@ -274,6 +268,21 @@ fn merge_languages(
         .ok_or_else(malformed)?;
     languages.extend(run_languages);
     Ok(())
+}
+
+/// Builds the index and returns its files (in memory, named under pagefind's default folder).
+async fn built_files(
+    search: &mut PagefindIndex,
+) -> Result<Vec<pagefind::api::SyntheticFile>, SearchError> {
+    search
+        .get_files()
+        .await
+        .map_err(|error| SearchError::Build(format!("{error:#}")))
+}
+
+/// Whether `file` is the bundle's `pagefind-entry.json`.
+fn is_entry(file: &pagefind::api::SyntheticFile) -> bool {
+    file.filename.file_name() == Some(std::ffi::OsStr::new(ENTRY_FILE))
 }
 
 fn new_index() -> Result<PagefindIndex, SearchError> {
@@ -338,7 +347,7 @@ fn write_bundle(
     };
     let base = files
         .iter()
-        .find(|file| file.filename.file_name() == Some(std::ffi::OsStr::new(ENTRY_FILE)))
+        .find(|file| is_entry(file))
         .and_then(|file| file.filename.parent())
         .map(Path::to_path_buf)
         .ok_or_else(|| SearchError::Build(format!("pagefind produced no {ENTRY_FILE}")))?;
