@@ -15,15 +15,15 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
-use crate::config::{Config, Language};
+use crate::config::Config;
 use crate::content::{self, Topics, Transcript, TOPICS_FILE};
 use crate::error::{did_you_mean, BuildErrors, Diagnostic};
 use crate::markdown::{self, format_timecode};
-use crate::templates::{Renderer, Theme};
+use crate::templates::{escape_html, Renderer, Theme};
 
 /// Pages above which a progress bar is shown (when stderr is a terminal).
 const PROGRESS_THRESHOLD: usize = 1000;
@@ -625,7 +625,7 @@ impl Site {
                     let context = (job.context)();
                     let result = renderers[job.lang.as_str()]
                         .render(&job.template, &context)
-                        .and_then(|html| write(path, html.as_bytes()));
+                        .and_then(|html| write(path, &html));
                     if let Some(bar) = &bar {
                         bar.inc(1);
                     }
@@ -1083,6 +1083,10 @@ fn output_path(url: &str) -> String {
 /// build holds a few contexts at a time, not one per page.
 type MakeContext<'p> = Box<dyn Fn() -> tera::Context + Send + Sync + 'p>;
 
+/// A page's variables, moved into a [`tera::Context`] when complete. Values are built or cloned
+/// straight into this map: `Context::insert` would serialize each one again.
+type Variables = Map<String, Value>;
+
 /// One page to render.
 struct Job<'p> {
     url: String,
@@ -1157,7 +1161,6 @@ struct Term {
 /// Builds the page list and contexts from a loaded site.
 struct Planner<'a> {
     site: &'a Site,
-    assets: &'a BTreeMap<String, String>,
     media: &'a HashMap<String, (Option<String>, Option<String>)>,
     /// Indices of transcripts per language, newest first.
     by_lang: HashMap<&'a str, Vec<usize>>,
@@ -1165,6 +1168,9 @@ struct Planner<'a> {
     groups: HashMap<&'a str, BTreeMap<&'a str, usize>>,
     /// Precomputed summaries, same order as transcripts.
     summaries: Vec<Value>,
+    /// Per language, the variables every page of that language shares (`site`, `lang`,
+    /// `assets`, `account`), computed once and cloned per page.
+    shared: HashMap<&'a str, Variables>,
 }
 
 impl<'a> Planner<'a> {
@@ -1184,13 +1190,33 @@ impl<'a> Planner<'a> {
                 .or_default()
                 .insert(&t.lang, i);
         }
+        let config = &site.config;
+        let site_value = json!({
+            "title": config.title,
+            "base_url": config.base_url,
+            "default_language": config.default_language,
+            "languages": config.languages,
+            "search": config.search,
+        });
+        let shared = config
+            .languages
+            .iter()
+            .map(|l| {
+                let mut vars = Variables::new();
+                vars.insert("site".into(), site_value.clone());
+                vars.insert("lang".into(), json!(l));
+                vars.insert("assets".into(), json!(assets));
+                vars.insert("account".into(), json!(config.accounts));
+                (l.code.as_str(), vars)
+            })
+            .collect();
         let mut planner = Planner {
             site,
-            assets,
             media,
             by_lang,
             groups,
             summaries: Vec::new(),
+            shared,
         };
         planner.summaries = match summaries {
             Some(known) if known.len() == site.transcripts.len() => known,
@@ -1243,27 +1269,15 @@ impl<'a> Planner<'a> {
         })
     }
 
-    fn lang(&self, code: &str) -> &Language {
-        self.config().language(code).expect("configured language")
-    }
-
-    /// The context every page gets.
-    fn base(&self, lang: &str, url: &str, alternates: &BTreeMap<String, String>) -> tera::Context {
+    /// The variables every page gets.
+    fn base(&self, lang: &str, url: &str, alternates: &BTreeMap<String, String>) -> Variables {
         let config = self.config();
-        let mut ctx = tera::Context::new();
-        ctx.insert(
-            "site",
-            &json!({
-                "title": config.title,
-                "base_url": config.base_url,
-                "default_language": config.default_language,
-                "languages": config.languages,
-                "search": config.search,
-            }),
+        let mut vars = self.shared[lang].clone();
+        vars.insert("page_url".into(), url.into());
+        vars.insert(
+            "canonical".into(),
+            format!("{}{url}", config.base_url).into(),
         );
-        ctx.insert("lang", self.lang(lang));
-        ctx.insert("page_url", url);
-        ctx.insert("canonical", &format!("{}{url}", config.base_url));
         let alts: Vec<Value> = config
             .languages
             .iter()
@@ -1273,7 +1287,7 @@ impl<'a> Planner<'a> {
                     .map(|u| json!({"hreflang": l.code, "url": u}))
             })
             .collect();
-        ctx.insert("alternates", &alts);
+        vars.insert("alternates".into(), alts.into());
         let switcher: Vec<Value> = config
             .languages
             .iter()
@@ -1283,10 +1297,8 @@ impl<'a> Planner<'a> {
                 None => json!({"code": l.code, "name": l.name, "url": format!("/{}/", l.code), "available": false}),
             })
             .collect();
-        ctx.insert("switcher", &switcher);
-        ctx.insert("assets", self.assets);
-        ctx.insert("account", &config.accounts);
-        ctx
+        vars.insert("switcher".into(), switcher.into());
+        vars
     }
 
     /// A page whose context is the base context plus what `extra` adds.
@@ -1297,7 +1309,7 @@ impl<'a> Planner<'a> {
         lang: &str,
         template: &str,
         alternates: Sitemap,
-        extra: impl Fn(&mut tera::Context) + Send + Sync + 'a,
+        extra: impl Fn(&mut Variables) + Send + Sync + 'a,
     ) -> &'b mut Job<'a> {
         let code = lang.to_string();
         let page_url = url.clone();
@@ -1313,9 +1325,9 @@ impl<'a> Planner<'a> {
             lang,
             template,
             Box::new(move || {
-                let mut ctx = self.base(&code, &page_url, &alternates);
-                extra(&mut ctx);
-                ctx
+                let mut vars = self.base(&code, &page_url, &alternates);
+                extra(&mut vars);
+                tera::Context::from_value(Value::Object(vars)).expect("an object is a context")
             }),
         )
     }
@@ -1329,8 +1341,8 @@ impl<'a> Planner<'a> {
     }
 
     /// The summaries of some transcripts, for a listing.
-    fn listing(&self, items: &[usize]) -> Vec<&Value> {
-        items.iter().map(|&i| &self.summaries[i]).collect()
+    fn listing(&self, items: &[usize]) -> Value {
+        Value::Array(items.iter().map(|&i| self.summaries[i].clone()).collect())
     }
 
     /// Every page of the site, or with `only`, the pages that show one of those transcripts
@@ -1380,9 +1392,9 @@ impl<'a> Planner<'a> {
                     code,
                     "index.html",
                     Sitemap::Listed(alternates),
-                    move |ctx| {
-                        ctx.insert("transcripts", &self.listing(items));
-                        ctx.insert("paginator", &self.paginator(&home, n + 1, total));
+                    move |vars| {
+                        vars.insert("transcripts".into(), self.listing(items));
+                        vars.insert("paginator".into(), self.paginator(&home, n + 1, total));
                     },
                 )
                 .shows(items);
@@ -1404,13 +1416,13 @@ impl<'a> Planner<'a> {
                     code,
                     "transcript.html",
                     Sitemap::Listed(alternates),
-                    move |ctx| {
+                    move |vars| {
                         let mut full = self.summaries[i].clone();
                         full["content"] = Value::String(self.site.bodies[i].clone());
                         full["source"] =
                             Value::String(t.source.to_string_lossy().replace('\\', "/"));
                         full["video"] = self.video(t);
-                        ctx.insert("transcript", &full);
+                        vars.insert("transcript".into(), full);
                     },
                 )
                 .shows(&[i]);
@@ -1439,8 +1451,8 @@ impl<'a> Planner<'a> {
                 code,
                 "topics.html",
                 Sitemap::Listed(self.every_language("topics/")),
-                move |ctx| {
-                    ctx.insert("topics", &topics);
+                move |vars| {
+                    vars.insert("topics".into(), topics.clone().into());
                 },
             );
             for (key, items) in topic_items {
@@ -1478,8 +1490,8 @@ impl<'a> Planner<'a> {
                 code,
                 "speakers.html",
                 Sitemap::Listed(self.every_language("speakers/")),
-                move |ctx| {
-                    ctx.insert("speakers", &speakers);
+                move |vars| {
+                    vars.insert("speakers".into(), speakers.clone().into());
                 },
             );
             for (key, items) in speaker_items {
@@ -1506,13 +1518,13 @@ impl<'a> Planner<'a> {
                 code,
                 "atom.xml",
                 Sitemap::Unlisted(self.every_language("atom.xml")),
-                move |ctx| {
-                    ctx.insert(
-                        "transcripts",
-                        &self.listing(&mine[..mine.len().min(FEED_ENTRIES)]),
+                move |vars| {
+                    vars.insert(
+                        "transcripts".into(),
+                        self.listing(&mine[..mine.len().min(FEED_ENTRIES)]),
                     );
-                    ctx.insert("feed_url", &feed_url);
-                    ctx.insert("updated", &updated);
+                    vars.insert("feed_url".into(), feed_url.as_str().into());
+                    vars.insert("updated".into(), updated.as_str().into());
                 },
             )
             .shows(&mine[..mine.len().min(FEED_ENTRIES)]);
@@ -1561,8 +1573,8 @@ impl<'a> Planner<'a> {
             &default,
             "root.html",
             Sitemap::Unlisted(BTreeMap::new()),
-            move |ctx| {
-                ctx.insert("homes", &homes);
+            move |vars| {
+                vars.insert("homes".into(), homes.clone().into());
             },
         );
         self.page(
@@ -1604,10 +1616,10 @@ impl<'a> Planner<'a> {
                 code,
                 term.template,
                 Sitemap::Listed(alternates),
-                move |ctx| {
-                    ctx.insert(variable, &value);
-                    ctx.insert("transcripts", &self.listing(&list));
-                    ctx.insert("paginator", &self.paginator(&base, n + 1, total));
+                move |vars| {
+                    vars.insert(variable.into(), value.clone());
+                    vars.insert("transcripts".into(), self.listing(&list));
+                    vars.insert("paginator".into(), self.paginator(&base, n + 1, total));
                 },
             )
             .shows(&shows);
@@ -1693,33 +1705,36 @@ impl<'a> Planner<'a> {
 
     /// `sitemap.xml` with `xhtml:link` alternates (and `x-default`) for translated pages.
     fn sitemap(&self, entries: &[(String, BTreeMap<String, String>)]) -> String {
+        use std::fmt::Write as _;
         let config = self.config();
-        let mut entries = entries.to_vec();
+        let base = escape_html(&config.base_url);
+        let mut entries: Vec<&(String, BTreeMap<String, String>)> = entries.iter().collect();
         entries.sort();
-        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n");
+        let mut xml = String::with_capacity(entries.len() * 400);
+        xml.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n");
+        // writing to a String cannot fail
         for (url, alternates) in entries {
-            xml.push_str(&format!(
-                "  <url>\n    <loc>{}</loc>\n",
-                xml_escape(&format!("{}{url}", config.base_url))
-            ));
+            let _ = write!(xml, "  <url>\n    <loc>{base}{}</loc>\n", escape_html(url));
             if alternates.len() > 1 {
                 for l in &config.languages {
                     if let Some(u) = alternates.get(&l.code) {
-                        xml.push_str(&format!(
-                            "    <xhtml:link rel=\"alternate\" hreflang=\"{}\" href=\"{}\"/>\n",
+                        let _ = writeln!(
+                            xml,
+                            "    <xhtml:link rel=\"alternate\" hreflang=\"{}\" href=\"{base}{}\"/>",
                             l.code,
-                            xml_escape(&format!("{}{u}", config.base_url))
-                        ));
+                            escape_html(u)
+                        );
                     }
                 }
                 let x_default = alternates
                     .get(&config.default_language)
                     .or_else(|| alternates.values().next());
                 if let Some(u) = x_default {
-                    xml.push_str(&format!(
-                        "    <xhtml:link rel=\"alternate\" hreflang=\"x-default\" href=\"{}\"/>\n",
-                        xml_escape(&format!("{}{u}", config.base_url))
-                    ));
+                    let _ = writeln!(
+                        xml,
+                        "    <xhtml:link rel=\"alternate\" hreflang=\"x-default\" href=\"{base}{}\"/>",
+                        escape_html(u)
+                    );
                 }
             }
             xml.push_str("  </url>\n");
@@ -1760,13 +1775,6 @@ pub fn page_url(base: &str, n: usize) -> String {
     } else {
         format!("{base}page/{n}/")
     }
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Runs `fill` on a fresh folder beside `out`, then swaps it in for `out`. On failure the

@@ -95,11 +95,11 @@ impl I18n {
     }
 
     /// Translates `key` into `lang`, filling `{name}` placeholders from `args`.
-    pub fn translate(
+    pub fn translate<'v>(
         &self,
         lang: &str,
         key: &str,
-        args: &HashMap<String, Value>,
+        args: impl IntoIterator<Item = (&'v String, &'v Value)>,
     ) -> Result<Value, String> {
         let Some(value) = self.get(lang, key) else {
             let mut message = format!(
@@ -112,15 +112,37 @@ impl I18n {
             return Err(message);
         };
         match value {
+            toml::Value::String(s) if !s.contains('{') => Ok(Value::String(s.clone())),
             toml::Value::String(s) => {
-                let mut out = s.clone();
-                for (name, v) in args {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    out = out.replace(&format!("{{{name}}}"), &text);
+                // one pass: each `{name}` naming an argument becomes its value; any other brace
+                // is text
+                let args: Vec<(&String, &Value)> = args.into_iter().collect();
+                let mut out = String::with_capacity(s.len() + 16);
+                let mut rest = s.as_str();
+                while let Some(open) = rest.find('{') {
+                    out.push_str(&rest[..open]);
+                    let after = &rest[open + 1..];
+                    let arg = after.find('}').and_then(|close| {
+                        let name = &after[..close];
+                        args.iter()
+                            .find(|(n, _)| n.as_str() == name)
+                            .map(|(_, v)| (close, *v))
+                    });
+                    match arg {
+                        Some((close, value)) => {
+                            match value {
+                                Value::String(text) => out.push_str(text),
+                                other => out.push_str(&other.to_string()),
+                            }
+                            rest = &after[close + 1..];
+                        }
+                        None => {
+                            out.push('{');
+                            rest = after;
+                        }
+                    }
                 }
+                out.push_str(rest);
                 Ok(Value::String(out))
             }
             other => serde_json::to_value(other).map_err(|e| e.to_string()),
@@ -192,18 +214,19 @@ struct Trans {
 impl tera::Function for Trans {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let key = match args.get("key") {
-            Some(Value::String(k)) => k.clone(),
+            Some(Value::String(k)) => k,
             _ => return Err("trans needs key=\"section.name\"".into()),
         };
         let lang = match args.get("lang") {
-            Some(Value::String(l)) => l.clone(),
-            _ => self.lang.clone(),
+            Some(Value::String(l)) => l,
+            _ => &self.lang,
         };
-        let mut placeholders = args.clone();
-        placeholders.remove("key");
-        placeholders.remove("lang");
+        // called dozens of times per page: the placeholders are borrowed, not copied
+        let placeholders = args
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "key" | "lang"));
         self.i18n
-            .translate(&lang, &key, &placeholders)
+            .translate(lang, key, placeholders)
             .map_err(tera::Error::msg)
     }
 
@@ -357,28 +380,41 @@ pub struct Renderer<'a> {
 }
 
 impl Renderer<'_> {
-    /// Renders `template` with `context`; a failure names the template file and line.
-    pub fn render(&self, template: &str, context: &Context) -> Result<String, Diagnostic> {
-        self.tera.render(template, context).map_err(|e| {
-            template_diagnostic(&self.theme.dir, &self.theme.sources, &e, Some(template))
-        })
+    /// Renders `template` with `context` into the bytes of the file; a failure names the
+    /// template file and line. (Bytes, not a `String`: tera writes UTF-8 already, and checking
+    /// every page again on the way to the disk would only cost time.)
+    pub fn render(&self, template: &str, context: &Context) -> Result<Vec<u8>, Diagnostic> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        self.tera
+            .render_to(template, context, &mut out)
+            .map_err(|e| {
+                template_diagnostic(&self.theme.dir, &self.theme.sources, &e, Some(template))
+            })?;
+        Ok(out)
     }
 }
 
 /// HTML escaping for template output: like tera's, but `/` is left alone so URLs stay readable
 /// (`/en/topics/` rather than `&#x2F;en&#x2F;topics&#x2F;`); it needs no escaping in HTML.
 pub fn escape_html(input: &str) -> String {
+    let bytes = input.as_bytes();
     let mut out = String::with_capacity(input.len() + input.len() / 8);
-    for c in input.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
+    let mut start = 0;
+    // the five characters are ASCII, so a byte scan never splits a UTF-8 sequence
+    for (i, b) in bytes.iter().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#x27;",
+            _ => continue,
+        };
+        out.push_str(&input[start..i]);
+        out.push_str(entity);
+        start = i + 1;
     }
+    out.push_str(&input[start..]);
     out
 }
 
@@ -500,6 +536,31 @@ mod tests {
             escape_html("/en/?a=1&b=\"<'>"),
             "/en/?a=1&amp;b=&quot;&lt;&#x27;&gt;"
         );
+        assert_eq!(escape_html("Élysée « <b> » ’"), "Élysée « &lt;b&gt; » ’");
+        assert_eq!(escape_html(""), "");
+        assert_eq!(escape_html("&"), "&amp;");
+    }
+
+    #[test]
+    fn placeholders_fill_in_one_pass() {
+        let i = I18n::parse(
+            "en",
+            [(
+                "en",
+                PathBuf::from("en.toml"),
+                "a = \"{n} of {total} {unknown} {n}{ }\"\nb = \"{x\"\n",
+            )],
+        )
+        .unwrap();
+        let mut args = HashMap::new();
+        args.insert("n".to_string(), Value::from(2));
+        // a value that looks like a placeholder is text, not filled again
+        args.insert("total".to_string(), Value::from("{n}"));
+        assert_eq!(
+            i.translate("en", "a", &args).unwrap(),
+            "2 of {n} {unknown} 2{ }"
+        );
+        assert_eq!(i.translate("en", "b", &args).unwrap(), "{x");
     }
 
     #[test]
