@@ -30,6 +30,12 @@ const PROGRESS_THRESHOLD: usize = 1000;
 /// Entries in each language's Atom feed.
 const FEED_ENTRIES: usize = 50;
 
+/// The partial that renders one transcript in a listing. It is rendered once per transcript, with
+/// the language's shared variables and `t` (the summary), and listings get its HTML as `card`:
+/// a transcript shows on five listing pages on average (home, topics, speakers), and rendering
+/// its card each time was most of a listing page's cost.
+const CARD: &str = "partials/summary.html";
+
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -334,6 +340,8 @@ struct Prepared {
     media: HashMap<String, (Option<String>, Option<String>)>,
     /// One summary per transcript.
     summaries: Vec<Value>,
+    /// One card per transcript (see [`CARD`]).
+    cards: Vec<Value>,
 }
 
 /// What a render produced (the files themselves are on disk, or nowhere for `check`).
@@ -569,14 +577,10 @@ impl Site {
         let mut errors = Vec::new();
         let (assets, mut copies) = self.static_files(&mut errors);
         let media = self.media_files(&mut errors, &mut copies);
-        let planner = Planner::new(self, &assets, &media, None);
+        let renderers = self.renderers();
+        let mut planner = Planner::new(self, &assets, &media, None);
+        errors.extend(planner.render_cards(&renderers, None));
         let plan = planner.plan(None);
-        let renderers: HashMap<&str, Renderer> = self
-            .config
-            .languages
-            .iter()
-            .map(|l| (l.code.as_str(), self.theme.renderer(&l.code)))
-            .collect();
 
         let mut files: Vec<(String, String)> = vec![
             ("sitemap.xml".into(), planner.sitemap(&plan.sitemap)),
@@ -660,7 +664,7 @@ impl Site {
         let mut rendered = paths;
         rendered.extend(files.drain(..).map(|(p, _)| p));
         drop(plan);
-        let summaries = planner.summaries;
+        let (summaries, cards) = (planner.summaries, planner.cards);
         Ok((
             Output {
                 files: rendered,
@@ -671,8 +675,18 @@ impl Site {
                 assets,
                 media,
                 summaries,
+                cards,
             },
         ))
+    }
+
+    /// One renderer per configured language.
+    fn renderers(&self) -> HashMap<&str, Renderer<'_>> {
+        self.config
+            .languages
+            .iter()
+            .map(|l| (l.code.as_str(), self.theme.renderer(&l.code)))
+            .collect()
     }
 
     /// Re-renders, in place in `out`, only the pages that show one of `changed` (transcript
@@ -685,17 +699,14 @@ impl Site {
     ) -> Result<usize, BuildErrors> {
         let mut errors = Vec::new();
         let summaries = std::mem::take(&mut prepared.summaries);
+        let renderers = self.renderers();
         let mut planner = Planner::new(self, &prepared.assets, &prepared.media, Some(summaries));
         for &i in changed {
             planner.summaries[i] = planner.summary(&self.transcripts[i]);
         }
+        planner.cards = std::mem::take(&mut prepared.cards);
+        errors.extend(planner.render_cards(&renderers, Some(changed)));
         let plan = planner.plan(Some(changed.clone()));
-        let renderers: HashMap<&str, Renderer> = self
-            .config
-            .languages
-            .iter()
-            .map(|l| (l.code.as_str(), self.theme.renderer(&l.code)))
-            .collect();
         let jobs: Vec<&Job> = plan
             .jobs
             .iter()
@@ -722,6 +733,7 @@ impl Site {
         let pages = jobs.len();
         drop(plan);
         prepared.summaries = planner.summaries;
+        prepared.cards = planner.cards;
         if errors.is_empty() {
             Ok(pages)
         } else {
@@ -1171,6 +1183,9 @@ struct Planner<'a> {
     /// Per language, the variables every page of that language shares (`site`, `lang`,
     /// `assets`, `account`), computed once and cloned per page.
     shared: HashMap<&'a str, Variables>,
+    /// Each transcript's card ([`CARD`]'s HTML), same order as transcripts; null when the theme
+    /// has no such partial.
+    cards: Vec<Value>,
 }
 
 impl<'a> Planner<'a> {
@@ -1217,6 +1232,7 @@ impl<'a> Planner<'a> {
             groups,
             summaries: Vec::new(),
             shared,
+            cards: Vec::new(),
         };
         planner.summaries = match summaries {
             Some(known) if known.len() == site.transcripts.len() => known,
@@ -1231,6 +1247,49 @@ impl<'a> Planner<'a> {
 
     fn config(&self) -> &Config {
         &self.site.config
+    }
+
+    /// Renders the card of every transcript, or with `only` of those (the others are kept from
+    /// a previous build); returns the template errors.
+    fn render_cards(
+        &mut self,
+        renderers: &HashMap<&str, Renderer>,
+        only: Option<&BTreeSet<usize>>,
+    ) -> Vec<Diagnostic> {
+        let count = self.site.transcripts.len();
+        if !self.site.theme.has_template(CARD) {
+            self.cards = vec![Value::Null; count];
+            return Vec::new();
+        }
+        let this = &*self;
+        let card = |i: usize| {
+            let t = &this.site.transcripts[i];
+            let mut vars = this.shared[t.lang.as_str()].clone();
+            vars.insert("t".into(), this.summaries[i].clone());
+            let context =
+                tera::Context::from_value(Value::Object(vars)).expect("an object is a context");
+            renderers[t.lang.as_str()].render_string(CARD, &context)
+        };
+        let wanted: Vec<usize> = match only {
+            Some(only) if self.cards.len() == count => only.iter().copied().collect(),
+            _ => (0..count).collect(),
+        };
+        let rendered: Vec<(usize, Result<String, Diagnostic>)> =
+            wanted.par_iter().map(|&i| (i, card(i))).collect();
+        if self.cards.len() != count {
+            self.cards = vec![Value::Null; count];
+        }
+        let mut errors = Vec::new();
+        for (i, result) in rendered {
+            match result {
+                Ok(html) => self.cards[i] = Value::String(html),
+                Err(d) => errors.push(d),
+            }
+        }
+        // one template error, once (every card fails the same way)
+        errors.sort_by_key(|d| d.to_string());
+        errors.dedup_by_key(|d| d.to_string());
+        errors
     }
 
     fn summary(&self, t: &Transcript) -> Value {
@@ -1340,8 +1399,28 @@ impl<'a> Planner<'a> {
             .collect()
     }
 
-    /// The summaries of some transcripts, for a listing.
+    /// The entries of a listing page: each transcript's card and the few fields a listing
+    /// needs beside it.
     fn listing(&self, items: &[usize]) -> Value {
+        Value::Array(
+            items
+                .iter()
+                .map(|&i| {
+                    let s = &self.summaries[i];
+                    json!({
+                        "card": self.cards[i],
+                        "title": s["title"],
+                        "url": s["url"],
+                        "date": s["date"],
+                        "date_display": s["date_display"],
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The full summaries of some transcripts, for a feed.
+    fn summaries_of(&self, items: &[usize]) -> Value {
         Value::Array(items.iter().map(|&i| self.summaries[i].clone()).collect())
     }
 
@@ -1521,7 +1600,7 @@ impl<'a> Planner<'a> {
                 move |vars| {
                     vars.insert(
                         "transcripts".into(),
-                        self.listing(&mine[..mine.len().min(FEED_ENTRIES)]),
+                        self.summaries_of(&mine[..mine.len().min(FEED_ENTRIES)]),
                     );
                     vars.insert("feed_url".into(), feed_url.as_str().into());
                     vars.insert("updated".into(), updated.as_str().into());

@@ -343,6 +343,11 @@ impl Theme {
         }
     }
 
+    /// Whether the theme has a template of this name (e.g. `partials/summary.html`).
+    pub fn has_template(&self, name: &str) -> bool {
+        self.sources.contains_key(name)
+    }
+
     /// Template names under `prefix` (e.g. `account/`), skipping partials starting with `_`.
     pub fn templates_under(&self, prefix: &str) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -391,6 +396,13 @@ impl Renderer<'_> {
                 template_diagnostic(&self.theme.dir, &self.theme.sources, &e, Some(template))
             })?;
         Ok(out)
+    }
+
+    /// [`Self::render`] for a fragment kept as text (a cached card).
+    pub fn render_string(&self, template: &str, context: &Context) -> Result<String, Diagnostic> {
+        self.tera.render(template, context).map_err(|e| {
+            template_diagnostic(&self.theme.dir, &self.theme.sources, &e, Some(template))
+        })
     }
 }
 

@@ -455,3 +455,66 @@ fn live_site_updates_only_the_pages_an_edit_touches() {
     ));
     assert!(read(root, "en/transcripts/2018/04/25/pre-ministerial/index.html").contains("Hello."));
 }
+
+#[test]
+fn listing_cards_are_rendered_once_per_transcript_and_follow_edits() {
+    use generator::site::{LiveSite, Update};
+    let dir = site(None);
+    let root = dir.path();
+    let templates = root.join("themes/mini/templates");
+    std::fs::create_dir_all(templates.join("partials")).unwrap();
+    std::fs::write(
+        templates.join("partials/summary.html"),
+        "<article class=\"card\" lang=\"{{ lang.code }}\">{{ t.title }} · {{ trans(key=\"nav.home\") }}</article>",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("_list.html"),
+        "{% for t in transcripts %}{{ t.card | safe }}<a href=\"{{ t.url }}\">{{ t.date_display }}</a>{% endfor %}",
+    )
+    .unwrap();
+    let (mut live, _) = LiveSite::build(BuildOptions::new(root)).unwrap();
+    let card =
+        "<article class=\"card\" lang=\"en\">Pre-ministerial press conference · Home</article>";
+    // the newest two are on the first page of the home, the pre-ministerial on its topic page
+    assert!(read(root, "en/topics/russia/index.html").contains(card));
+    let fr = read(root, "fr/index.html");
+    assert!(fr.contains("<article class=\"card\" lang=\"fr\">"), "{fr}");
+    assert!(
+        fr.contains("· Accueil</article>"),
+        "cards are in the page language: {fr}"
+    );
+
+    let source = root.join("content/en/2018/pre-ministerial.md");
+    let original = std::fs::read_to_string(&source).unwrap();
+    std::fs::write(
+        &source,
+        original.replace(
+            "Pre-ministerial press conference",
+            "Pre-ministerial briefing",
+        ),
+    )
+    .unwrap();
+    assert!(matches!(
+        live.update(std::slice::from_ref(&source)).unwrap(),
+        Update::Pages { .. }
+    ));
+    let topic = read(root, "en/topics/russia/index.html");
+    assert!(
+        topic.contains(
+            "<article class=\"card\" lang=\"en\">Pre-ministerial briefing · Home</article>"
+        ),
+        "an edit renders the card again: {topic}"
+    );
+    assert!(!topic.contains(card), "{topic}");
+
+    // a broken card is one error naming the partial, not one per transcript
+    std::fs::write(templates.join("partials/summary.html"), "{{ t.nope }}").unwrap();
+    let e = build(&BuildOptions::new(root)).unwrap_err();
+    assert_eq!(e.len(), 1, "{e}");
+    assert!(
+        e.to_string()
+            .contains("themes/mini/templates/partials/summary.html"),
+        "{e}"
+    );
+}
