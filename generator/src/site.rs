@@ -1099,6 +1099,11 @@ type MakeContext<'p> = Box<dyn Fn() -> tera::Context + Send + Sync + 'p>;
 /// straight into this map: `Context::insert` would serialize each one again.
 type Variables = Map<String, Value>;
 
+/// The tera context made of complete `vars`, moved, not copied.
+fn into_context(vars: Variables) -> tera::Context {
+    tera::Context::from_value(Value::Object(vars)).expect("an object is a context")
+}
+
 /// One page to render.
 struct Job<'p> {
     url: String,
@@ -1266,9 +1271,7 @@ impl<'a> Planner<'a> {
             let t = &this.site.transcripts[i];
             let mut vars = this.shared[t.lang.as_str()].clone();
             vars.insert("t".into(), this.summaries[i].clone());
-            let context =
-                tera::Context::from_value(Value::Object(vars)).expect("an object is a context");
-            renderers[t.lang.as_str()].render_string(CARD, &context)
+            renderers[t.lang.as_str()].render_string(CARD, &into_context(vars))
         };
         let wanted: Vec<usize> = match only {
             Some(only) if self.cards.len() == count => only.iter().copied().collect(),
@@ -1386,7 +1389,7 @@ impl<'a> Planner<'a> {
             Box::new(move || {
                 let mut vars = self.base(&code, &page_url, &alternates);
                 extra(&mut vars);
-                tera::Context::from_value(Value::Object(vars)).expect("an object is a context")
+                into_context(vars)
             }),
         )
     }

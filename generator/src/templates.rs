@@ -392,17 +392,20 @@ impl Renderer<'_> {
         let mut out = Vec::with_capacity(16 * 1024);
         self.tera
             .render_to(template, context, &mut out)
-            .map_err(|e| {
-                template_diagnostic(&self.theme.dir, &self.theme.sources, &e, Some(template))
-            })?;
+            .map_err(|e| self.located(template, &e))?;
         Ok(out)
     }
 
     /// [`Self::render`] for a fragment kept as text (a cached card).
     pub fn render_string(&self, template: &str, context: &Context) -> Result<String, Diagnostic> {
-        self.tera.render(template, context).map_err(|e| {
-            template_diagnostic(&self.theme.dir, &self.theme.sources, &e, Some(template))
-        })
+        self.tera
+            .render(template, context)
+            .map_err(|e| self.located(template, &e))
+    }
+
+    /// A failure rendering `template`, located in the theme's sources.
+    fn located(&self, template: &str, error: &tera::Error) -> Diagnostic {
+        template_diagnostic(&self.theme.dir, &self.theme.sources, error, Some(template))
     }
 }
 
