@@ -118,11 +118,24 @@ impl std::fmt::Display for BuildReport {
 
 /// Builds the site into its output folder, atomically.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
-    build_site(options).map(|(_, _, report)| report)
+    build_site(options, Keep::No).map(|(_, report)| report)
 }
 
-/// [`build`], keeping the loaded site and what rendering computed, for [`LiveSite`].
-fn build_site(options: &BuildOptions) -> Result<(Site, Prepared, BuildReport), BuildErrors> {
+/// Whether [`build_site`] hands back the loaded site and what rendering computed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// A one-off build: the loaded site is dropped as soon as every page is written, so the
+    /// search index (the memory-hungry part) does not sit on top of it.
+    No,
+    /// For [`LiveSite`], which re-renders from it after an edit.
+    Yes,
+}
+
+/// [`build`]; with [`Keep::Yes`] also the loaded site and what rendering computed.
+fn build_site(
+    options: &BuildOptions,
+    keep: Keep,
+) -> Result<(Option<(Site, Prepared)>, BuildReport), BuildErrors> {
     let started = Instant::now();
     let (site, errors) = Site::load_partial(options)?;
     let mut phases = Phases {
@@ -131,12 +144,20 @@ fn build_site(options: &BuildOptions) -> Result<(Site, Prepared, BuildReport), B
     };
     let out_dir = options.out_dir();
     let search_on = site.config.search && !site.transcripts.is_empty();
-    let (output, prepared, search) = write_atomically(&out_dir, |tmp| {
+    let languages = site.config.languages.len();
+    let transcripts = site.transcripts.len();
+    let mut kept = None;
+    let (output, search) = write_atomically(&out_dir, |tmp| {
         let rendering = Instant::now();
         let (output, prepared) = site
             .render_reporting(errors, Some(tmp), options.progress)
             .map_err(|e| e.diagnostics().to_vec())?;
         phases.render = rendering.elapsed();
+        if keep == Keep::Yes {
+            kept = Some((site, prepared));
+        } else {
+            drop((site, prepared));
+        }
         let indexing = Instant::now();
         let search = if search_on {
             let stats = crate::search::index_dir(tmp).map_err(|e| {
@@ -152,21 +173,21 @@ fn build_site(options: &BuildOptions) -> Result<(Site, Prepared, BuildReport), B
             None
         };
         phases.search = indexing.elapsed();
-        Ok((output, prepared, search))
+        Ok((output, search))
     })
     .map_err(BuildErrors::new)?;
     phases.swap = started.elapsed() - phases.load - phases.render - phases.search;
     let report = BuildReport {
         pages: output.pages,
-        languages: site.config.languages.len(),
-        transcripts: site.transcripts.len(),
+        languages,
+        transcripts,
         elapsed: started.elapsed(),
         out_dir,
         rendered: output.files.iter().map(|p| format!("/{p}")).collect(),
         search,
         phases,
     };
-    Ok((site, prepared, report))
+    Ok((kept, report))
 }
 
 /// A built site kept loaded between builds, for `serve`. An edit that only changes what
@@ -197,7 +218,8 @@ pub enum Update {
 impl LiveSite {
     /// A full build whose site stays loaded for [`Self::update`].
     pub fn build(options: BuildOptions) -> Result<(LiveSite, BuildReport), BuildErrors> {
-        let (site, prepared, report) = build_site(&options)?;
+        let (kept, report) = build_site(&options, Keep::Yes)?;
+        let (site, prepared) = kept.expect("a kept build returns its site");
         Ok((
             LiveSite {
                 options,
@@ -230,7 +252,8 @@ impl LiveSite {
                 })
             }
             None => {
-                let (site, prepared, report) = build_site(&self.options)?;
+                let (kept, report) = build_site(&self.options, Keep::Yes)?;
+                let (site, prepared) = kept.expect("a kept build returns its site");
                 self.site = site;
                 self.prepared = prepared;
                 Ok(Update::Full(report))
