@@ -153,7 +153,13 @@ pub fn index(out_dir: &Path, pages: &[SearchPage]) -> Result<SearchStats, Search
 /// indexing `en/transcripts/`, dropping that state, then `fr/transcripts/` holds one language's
 /// pages at a time instead of all of them. The runs' files are merged into one bundle whose
 /// `pagefind-entry.json` lists every language.
-pub fn index_dir(out_dir: &Path) -> Result<SearchStats, SearchError> {
+///
+/// `on_language` is called with each language folder's name (`en`) as its indexing starts, so a
+/// caller can show where a long run is: pagefind reports nothing until a language is done.
+pub fn index_dir(
+    out_dir: &Path,
+    mut on_language: impl FnMut(&str),
+) -> Result<SearchStats, SearchError> {
     let started = Instant::now();
     let bundle = out_dir.join(BUNDLE_DIR);
     let root = out_dir.to_string_lossy().into_owned();
@@ -161,6 +167,7 @@ pub fn index_dir(out_dir: &Path) -> Result<SearchStats, SearchError> {
     let mut pages = 0;
     let mut merged = Bundle::default();
     for folder in language_folders(out_dir)? {
+        on_language(&folder);
         let glob = format!("{folder}/{}", TRANSCRIPT_GLOB.trim_start_matches("*/"));
         let (count, files) = run_async(async {
             let mut search = new_index()?;
@@ -511,7 +518,13 @@ mod tests {
         )
         .unwrap();
 
-        let stats = index_dir(out.path()).unwrap();
+        let mut started = Vec::new();
+        let stats = index_dir(out.path(), |lang| started.push(lang.to_string())).unwrap();
+        assert_eq!(
+            started,
+            ["en", "fr"],
+            "each language is announced as it starts"
+        );
         assert_eq!(stats.pages, 2);
         assert_eq!(stats.languages, vec!["en".to_string(), "fr".to_string()]);
         let bundle = out.path().join(BUNDLE_DIR);
@@ -553,7 +566,7 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let error = index(out.path(), &[page("en", "/en/", "x", false)]).unwrap_err();
         assert!(matches!(error, SearchError::Empty(_)), "{error}");
-        let error = index_dir(out.path()).unwrap_err();
+        let error = index_dir(out.path(), |_| {}).unwrap_err();
         assert!(matches!(error, SearchError::Empty(_)), "{error}");
     }
 }

@@ -401,7 +401,7 @@ fn search_indexer(out: PathBuf) -> Result<std::sync::mpsc::Sender<()>, notify::E
         .spawn(move || {
             while rx.recv().is_ok() {
                 while rx.try_recv().is_ok() {}
-                match crate::search::index_dir(&out) {
+                match crate::search::index_dir(&out, |_| {}) {
                     Ok(stats) => println!(
                         "search index updated: {} pages in {} ms",
                         stats.pages,

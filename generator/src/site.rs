@@ -160,7 +160,19 @@ fn build_site(
         }
         let indexing = Instant::now();
         let search = if search_on {
-            let stats = crate::search::index_dir(tmp).map_err(|e| {
+            let spinner = (options.progress
+                && output.pages > PROGRESS_THRESHOLD
+                && std::io::stderr().is_terminal())
+            .then(search_spinner);
+            let stats = crate::search::index_dir(tmp, |lang| {
+                if let Some(spinner) = &spinner {
+                    spinner.set_message(lang.to_string());
+                }
+            });
+            if let Some(spinner) = spinner {
+                spinner.finish_and_clear();
+            }
+            let stats = stats.map_err(|e| {
                 vec![
                     Diagnostic::file(out_dir.join(crate::search::BUNDLE_DIR), e.to_string())
                         .with_hint(
@@ -188,6 +200,18 @@ fn build_site(
         phases,
     };
     Ok((kept, report))
+}
+
+/// What a terminal shows while the search index is built: pagefind reports nothing until a
+/// language is done (about 10 s for 10,000 transcripts), so the language being indexed and the
+/// time so far, rather than a bar.
+fn search_spinner() -> indicatif::ProgressBar {
+    let spinner = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} indexing search: {msg} ({elapsed})")
+            .expect("the template is valid"),
+    );
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner
 }
 
 /// A built site kept loaded between builds, for `serve`. An edit that only changes what
