@@ -338,7 +338,9 @@ fn turns_and_timecodes(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
     let mut out = Vec::with_capacity(events.len() + 16);
     let mut depth = 0usize;
     let mut in_turn = false;
-    let mut iter = events.into_iter().peekable();
+    // Look-ahead reads the rest of the vector in place (`as_slice`); cloning a peekable
+    // iterator to look ahead would copy every remaining event for each paragraph.
+    let mut iter = events.into_iter();
     while let Some(event) = iter.next() {
         match &event {
             Event::Start(Tag::Heading { .. }) | Event::Rule if depth == 0 && in_turn => {
@@ -365,7 +367,7 @@ fn turns_and_timecodes(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
         }
         // A top-level paragraph: look for `[00:01:02]` then `**Name:**` at its start.
         let mut lead = Vec::new();
-        if let Some(Event::Text(text)) = iter.peek() {
+        if let Some(Event::Text(text)) = iter.as_slice().first() {
             if let Some((label, seconds, rest)) = leading_timecode(text) {
                 let rest = rest.to_string();
                 iter.next();
@@ -376,21 +378,19 @@ fn turns_and_timecodes(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
             }
         }
         let mut speaker = None;
-        if lead.len() <= 1 && matches!(iter.peek(), Some(Event::Start(Tag::Strong))) {
-            let mut look = iter.clone();
-            look.next();
-            if let (Some(Event::Text(name)), Some(Event::End(TagEnd::Strong))) =
-                (look.next(), look.next())
+        if lead.len() <= 1 {
+            if let [Event::Start(Tag::Strong), Event::Text(name), Event::End(TagEnd::Strong), ..] =
+                iter.as_slice()
             {
                 let name = name.trim();
                 if let Some(label) = name.strip_suffix(':') {
                     if !label.trim().is_empty() && label.len() <= 80 {
                         speaker = Some((label.trim().to_string(), name.to_string()));
-                        iter.next();
-                        iter.next();
-                        iter.next();
                     }
                 }
+            }
+            if speaker.is_some() {
+                iter.nth(2);
             }
         }
         if let Some((label, written)) = speaker {
@@ -411,7 +411,7 @@ fn turns_and_timecodes(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
             out.push(Event::Html(CowStr::from("<b class=\"speaker\">")));
             out.push(Event::Text(CowStr::from(written)));
             out.push(Event::Html(CowStr::from("</b>")));
-            if let Some(Event::Text(t)) = iter.peek_mut() {
+            if let Some(Event::Text(t)) = iter.as_mut_slice().first_mut() {
                 if !t.starts_with(' ') {
                     *t = CowStr::from(format!(" {t}"));
                 }
