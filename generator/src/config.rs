@@ -357,9 +357,27 @@ pub(crate) fn toml_diagnostic(
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or_default();
         d.message = format!("unknown field `{field}`");
-        d = d.with_hint(match did_you_mean(field, fields.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => "remove it; see the front matter reference in README.md".into(),
+        // toml lists the keys of the table the field is in: "…, expected `a`, `b` or `c`"
+        let expected: Vec<&str> = rest
+            .split_once(", expected ")
+            .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        let misplaced = !expected.is_empty() && fields.contains(&field);
+        let candidates = if expected.is_empty() {
+            fields
+        } else {
+            &expected
+        };
+        d = d.with_hint(if misplaced {
+            format!(
+                "`{field}` is not a key of this table: every key after a `[table]` header \
+                 belongs to that table, so move `{field} = …` above the first header"
+            )
+        } else {
+            match did_you_mean(field, candidates.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "remove it; see the front matter reference in README.md".into(),
+            }
         });
     } else if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or_default();
@@ -415,6 +433,27 @@ password_min_length = 15
             "{text}"
         );
         assert!(text.contains("did you mean `paginate`?"), "{text}");
+    }
+
+    #[test]
+    fn a_top_level_key_written_under_a_table_says_to_move_it() {
+        // an author appends `search = false` at the end of the file, which is inside [accounts]
+        let source = format!("{VALID}search = false\n");
+        let text = Config::parse(&source).unwrap_err().to_string();
+        assert!(text.contains("unknown field `search`"), "{text}");
+        assert!(
+            text.contains("move `search = …` above the first header"),
+            "{text}"
+        );
+        assert!(!text.contains("did you mean `search`"), "{text}");
+
+        // a typo inside a table is matched against that table's keys
+        let source = format!("{VALID}password_min_lenght = 14\n");
+        let text = Config::parse(&source).unwrap_err().to_string();
+        assert!(
+            text.contains("did you mean `password_min_length`?"),
+            "{text}"
+        );
     }
 
     #[test]
