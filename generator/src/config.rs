@@ -358,10 +358,7 @@ pub(crate) fn toml_diagnostic(
         let field = rest.split('`').next().unwrap_or_default();
         d.message = format!("unknown field `{field}`");
         // toml lists the keys of the table the field is in: "…, expected `a`, `b` or `c`"
-        let expected: Vec<&str> = rest
-            .split_once(", expected ")
-            .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
-            .unwrap_or_default();
+        let expected = backticked(rest.split_once(", expected ").map_or("", |(_, list)| list));
         let misplaced = !expected.is_empty() && fields.contains(&field);
         let candidates = if expected.is_empty() {
             fields
@@ -383,12 +380,27 @@ pub(crate) fn toml_diagnostic(
         let field = rest.split('`').next().unwrap_or_default();
         d.message = format!("missing field `{field}`");
         d = d.with_hint(format!("add `{field} = …`; see the reference in README.md"));
-    } else if message.contains("unknown variant") {
-        d = d.with_hint("use one of the values listed");
+    } else if let Some((_, rest)) = message.split_once("unknown variant `") {
+        let value = rest.split('`').next().unwrap_or_default();
+        let listed = backticked(rest.split_once(", expected ").map_or("", |(_, list)| list));
+        d = d.with_hint(match did_you_mean(value, listed.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "use one of the values listed".into(),
+        });
+    } else if message.contains("datetime") || message.contains("date-time") {
+        d = d.with_hint(
+            "write a real date, the local time and its UTC offset, unquoted: \
+             date = 2018-04-26T10:30:00+02:00",
+        );
     } else {
         d = d.with_hint("fix the TOML syntax at this position");
     }
     d
+}
+
+/// The names quoted in a toml message's list: "`a`, `b` or `c`" → `[a, b, c]`.
+fn backticked(list: &str) -> Vec<&str> {
+    list.split('`').skip(1).step_by(2).collect()
 }
 
 #[cfg(test)]

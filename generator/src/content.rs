@@ -614,6 +614,27 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_kind_suggests_the_value_meant() {
+        let e = parse(&VALID.replace("\"press-conference\"", "\"press-conferance\"")).unwrap_err();
+        let s = e[0].to_string();
+        assert!(
+            s.contains("content/en/2018/x.md:4:8: unknown variant `press-conferance`"),
+            "{s}"
+        );
+        assert!(s.contains("did you mean `press-conference`?"), "{s}");
+    }
+
+    #[test]
+    fn a_date_toml_cannot_read_says_how_to_write_one() {
+        for bad in ["\"26 April 2018\"", "2018-04-31T23:30:00+02:00"] {
+            let e = parse(&VALID.replace("2018-04-26T23:30:00+02:00", bad)).unwrap_err();
+            let s = e[0].to_string();
+            assert!(s.starts_with("content/en/2018/x.md:3:"), "{s}");
+            assert!(s.contains("date = 2018-04-26T10:30:00+02:00"), "{s}");
+        }
+    }
+
+    #[test]
     fn unknown_topic_suggests() {
         let e = parse(&VALID.replace("\"russia\"", "\"rusia\"")).unwrap_err();
         let s = e[0].to_string();
