@@ -16,9 +16,18 @@ pub struct CheckReport {
     pub pages: usize,
     /// Per language: i18n keys present in the default language but missing in this one.
     pub missing_keys: BTreeMap<String, Vec<String>>,
-    /// Per language: transcripts that exist in another language but not in this one
-    /// (the source file of an existing version).
-    pub untranslated: BTreeMap<String, Vec<PathBuf>>,
+    /// Per language: transcripts that exist in another language but not in this one.
+    pub untranslated: BTreeMap<String, Vec<Gap>>,
+}
+
+/// A transcript missing in one language.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Gap {
+    /// The source file of an existing version.
+    pub source: PathBuf,
+    /// What to write so the new file is linked to it: the same path under this language's
+    /// folder (the default translation key), or, when the key was set by hand, that key.
+    pub write: String,
 }
 
 impl CheckReport {
@@ -52,13 +61,21 @@ pub fn check(options: &BuildOptions) -> Result<CheckReport, BuildErrors> {
         report
             .missing_keys
             .insert(code.clone(), site.theme.i18n.missing_keys(code));
-        let mut missing: Vec<PathBuf> = Vec::new();
+        let mut missing: Vec<Gap> = Vec::new();
         let mut seen = BTreeSet::new();
         for t in &site.transcripts {
-            if !versions[t.translation_key.as_str()].contains(code.as_str())
-                && seen.insert(t.translation_key.as_str())
-            {
-                missing.push(t.source.clone());
+            let key = t.translation_key.as_str();
+            if !versions[key].contains(code.as_str()) && seen.insert(key) {
+                // the default key is the file's path inside its language folder
+                let default_key = t.source.ends_with(key);
+                missing.push(Gap {
+                    source: t.source.clone(),
+                    write: if default_key {
+                        format!("content/{code}/{key}")
+                    } else {
+                        format!("content/{code}/….md with translation_key = \"{key}\"")
+                    },
+                });
             }
         }
         missing.sort();
@@ -82,12 +99,14 @@ impl fmt::Display for CheckReport {
                 }
             }
         }
-        for (lang, files) in &self.untranslated {
-            if !files.is_empty() {
-                writeln!(f, "{lang}: {} transcript(s) not translated:", files.len())?;
-                for p in files {
-                    writeln!(f, "  {}", p.display())?;
-                }
+        for (lang, gaps) in &self.untranslated {
+            match gaps.len() {
+                0 => continue,
+                1 => writeln!(f, "{lang}: 1 transcript has no {lang} version; write")?,
+                n => writeln!(f, "{lang}: {n} transcripts have no {lang} version; write")?,
+            }
+            for gap in gaps {
+                writeln!(f, "  {}  (from {})", gap.write, gap.source.display())?;
             }
         }
         if self.is_complete() {

@@ -309,17 +309,43 @@ fn check_reports_translation_gaps_without_publishing() {
     assert!(!dir.path().join("public").exists());
     assert!(report.missing_keys["fr"].contains(&"pagination.page".to_string()));
     assert!(report.missing_keys["en"].is_empty());
+    let gaps: Vec<(PathBuf, &str)> = report.untranslated["fr"]
+        .iter()
+        .map(|g| (g.source.clone(), g.write.as_str()))
+        .collect();
     assert_eq!(
-        report.untranslated["fr"],
+        gaps,
         [
-            PathBuf::from("content/en/2018/doorstep.md"),
-            PathBuf::from("content/en/2019/speech.md")
+            (
+                PathBuf::from("content/en/2018/doorstep.md"),
+                "content/fr/2018/doorstep.md"
+            ),
+            (
+                PathBuf::from("content/en/2019/speech.md"),
+                "content/fr/2019/speech.md"
+            )
         ]
     );
     assert!(report.untranslated["en"].is_empty());
-    assert!(report
-        .to_string()
-        .contains("fr: 2 transcript(s) not translated"));
+    let text = report.to_string();
+    assert!(
+        text.contains(
+            "fr: 2 transcripts have no fr version; write\n  \
+             content/fr/2018/doorstep.md  (from content/en/2018/doorstep.md)\n"
+        ),
+        "{text}"
+    );
+
+    // a key set by hand: the new file may go anywhere, but must carry the same key
+    let doorstep = dir.path().join("content/en/2018/doorstep.md");
+    let text = std::fs::read_to_string(&doorstep).unwrap();
+    let keyed = text.replacen("+++\n", "+++\ntranslation_key = \"doorstep-2018\"\n", 1);
+    std::fs::write(&doorstep, keyed).unwrap();
+    let report = check(&BuildOptions::new(dir.path())).unwrap();
+    assert_eq!(
+        report.untranslated["fr"][0].write,
+        "content/fr/….md with translation_key = \"doorstep-2018\""
+    );
 }
 
 #[test]
