@@ -204,6 +204,17 @@ fn build_site(
     Ok((kept, report))
 }
 
+/// What a terminal shows while pages and feeds are rendered: how many of how many, and the time
+/// so far.
+fn render_bar(pages: usize) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(pages as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "rendering {bar:40} {pos}/{len} pages and feeds ({elapsed})",
+        )
+        .expect("the template is valid"),
+    )
+}
+
 /// What a terminal shows while the search index is built: pagefind reports nothing until a
 /// language is done (about 10 s for 10,000 transcripts), so the language being indexed and the
 /// time so far, rather than a bar.
@@ -669,7 +680,7 @@ impl Site {
 
         let bar =
             (progress && plan.jobs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal())
-                .then(|| indicatif::ProgressBar::new(plan.jobs.len() as u64));
+                .then(|| render_bar(plan.jobs.len()));
         errors.extend(
             plan.jobs
                 .par_iter()
