@@ -156,9 +156,12 @@ fn build_site(
         if keep == Keep::Yes {
             kept = Some((site, prepared));
         } else {
-            // Freeing every transcript, body and card is 0.1 s of one core that nothing needs
-            // to wait for (a one-off build usually exits right after).
-            std::thread::spawn(move || drop((site, prepared)));
+            // Freeing every transcript, body and card takes one core a while that nothing
+            // needs to wait for (a one-off build usually exits right after). Should no thread
+            // start, the refused closure, and the site with it, is dropped here instead.
+            let _ = std::thread::Builder::new()
+                .name("pressroom-free".into())
+                .spawn(move || drop((site, prepared)));
         }
         let indexing = Instant::now();
         let search = if search_on {
