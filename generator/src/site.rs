@@ -207,6 +207,13 @@ fn build_site(
     Ok((kept, report))
 }
 
+/// [`build_site`] with [`Keep::Yes`], for [`LiveSite`].
+fn build_kept(options: &BuildOptions) -> Result<(Site, Prepared, BuildReport), BuildErrors> {
+    let (kept, report) = build_site(options, Keep::Yes)?;
+    let (site, prepared) = kept.expect("a build with Keep::Yes returns its site");
+    Ok((site, prepared, report))
+}
+
 /// What a terminal shows while pages and feeds are rendered: how many of how many, and the time
 /// so far.
 fn render_bar(pages: usize) -> indicatif::ProgressBar {
@@ -258,8 +265,7 @@ pub enum Update {
 impl LiveSite {
     /// A full build whose site stays loaded for [`Self::update`].
     pub fn build(options: BuildOptions) -> Result<(LiveSite, BuildReport), BuildErrors> {
-        let (kept, report) = build_site(&options, Keep::Yes)?;
-        let (site, prepared) = kept.expect("a kept build returns its site");
+        let (site, prepared, report) = build_kept(&options)?;
         Ok((
             LiveSite {
                 options,
@@ -292,8 +298,7 @@ impl LiveSite {
                 })
             }
             None => {
-                let (kept, report) = build_site(&self.options, Keep::Yes)?;
-                let (site, prepared) = kept.expect("a kept build returns its site");
+                let (site, prepared, report) = build_kept(&self.options)?;
                 self.site = site;
                 self.prepared = prepared;
                 Ok(Update::Full(report))
