@@ -673,10 +673,12 @@ impl Site {
                 .chain(copies.iter().map(|(_, d)| d.as_str()))
                 .filter_map(|rel| dir.join(rel).parent().map(Path::to_path_buf))
                 .collect();
-            for p in &parents {
+            // one folder per transcript: tens of thousands of mkdir calls, on every core
+            // (create_dir_all tolerates another worker creating the same ancestor first)
+            parents.par_iter().try_for_each(|p| {
                 std::fs::create_dir_all(p)
-                    .map_err(|e| BuildErrors::new(vec![Diagnostic::io(p, "create folder", &e)]))?;
-            }
+                    .map_err(|e| BuildErrors::new(vec![Diagnostic::io(p, "create folder", &e)]))
+            })?;
         }
         let write = |rel: &str, bytes: &[u8]| -> Result<(), Diagnostic> {
             match out {
