@@ -358,7 +358,7 @@ pub(crate) fn toml_diagnostic(
         let field = rest.split('`').next().unwrap_or_default();
         d.message = format!("unknown field `{field}`");
         // toml lists the keys of the table the field is in: "…, expected `a`, `b` or `c`"
-        let expected = backticked(rest.split_once(", expected ").map_or("", |(_, list)| list));
+        let expected = expected_names(rest);
         let misplaced = !expected.is_empty() && fields.contains(&field);
         let candidates = if expected.is_empty() {
             fields
@@ -382,7 +382,7 @@ pub(crate) fn toml_diagnostic(
         d = d.with_hint(format!("add `{field} = …`; see the reference in README.md"));
     } else if let Some((_, rest)) = message.split_once("unknown variant `") {
         let value = rest.split('`').next().unwrap_or_default();
-        let listed = backticked(rest.split_once(", expected ").map_or("", |(_, list)| list));
+        let listed = expected_names(rest);
         d = d.with_hint(match did_you_mean(value, listed.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None => "use one of the values listed".into(),
@@ -398,9 +398,16 @@ pub(crate) fn toml_diagnostic(
     d
 }
 
-/// The names quoted in a toml message's list: "`a`, `b` or `c`" → `[a, b, c]`.
-fn backticked(list: &str) -> Vec<&str> {
-    list.split('`').skip(1).step_by(2).collect()
+/// The names toml lists after "expected" in a message: "…, expected `a`, `b` or `c`" →
+/// `[a, b, c]`; empty when there is no list.
+fn expected_names(message: &str) -> Vec<&str> {
+    message
+        .split_once(", expected ")
+        .map_or("", |(_, list)| list)
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .collect()
 }
 
 #[cfg(test)]
