@@ -165,10 +165,7 @@ fn build_site(
         }
         let indexing = Instant::now();
         let search = if search_on {
-            let spinner = (options.progress
-                && output.pages > PROGRESS_THRESHOLD
-                && std::io::stderr().is_terminal())
-            .then(search_spinner);
+            let spinner = shows_progress(options.progress, output.pages).then(search_spinner);
             let stats = crate::search::index_dir(tmp, |lang| {
                 if let Some(spinner) = &spinner {
                     spinner.set_message(lang.to_string());
@@ -212,6 +209,11 @@ fn build_kept(options: &BuildOptions) -> Result<(Site, Prepared, BuildReport), B
     let (kept, report) = build_site(options, Keep::Yes)?;
     let (site, prepared) = kept.expect("a build with Keep::Yes returns its site");
     Ok((site, prepared, report))
+}
+
+/// Whether a build of `pages` pages shows its progress: asked for, long, and on a terminal.
+fn shows_progress(progress: bool, pages: usize) -> bool {
+    progress && pages > PROGRESS_THRESHOLD && std::io::stderr().is_terminal()
 }
 
 /// What a terminal shows while pages and feeds are rendered: how many of how many, and the time
@@ -688,9 +690,7 @@ impl Site {
             }
         };
 
-        let bar =
-            (progress && plan.jobs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal())
-                .then(|| render_bar(plan.jobs.len()));
+        let bar = shows_progress(progress, plan.jobs.len()).then(|| render_bar(plan.jobs.len()));
         errors.extend(
             plan.jobs
                 .par_iter()
