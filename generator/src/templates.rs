@@ -2,6 +2,7 @@
 //! (`themes/<theme>/i18n/<lang>.toml`), localised dates. Template failures become located
 //! diagnostics (`themes/<theme>/templates/<name>:line:col`), dug out of tera's error chain.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -211,6 +212,15 @@ struct Trans {
     i18n: Arc<I18n>,
 }
 
+impl Trans {
+    fn new(lang: &str, i18n: &Arc<I18n>) -> Trans {
+        Trans {
+            lang: lang.to_string(),
+            i18n: Arc::clone(i18n),
+        }
+    }
+}
+
 impl tera::Function for Trans {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let key = match args.get("key") {
@@ -240,6 +250,9 @@ pub struct Theme {
     /// `themes/<theme>` relative to the site root (for messages).
     pub dir: PathBuf,
     tera: Tera,
+    /// Per configured language: the templates with their constant strings in place (see
+    /// [`fold_translations`]) and `trans` bound to that language.
+    localized: HashMap<String, Tera>,
     sources: HashMap<String, String>,
     /// All languages' strings.
     pub i18n: Arc<I18n>,
@@ -303,9 +316,7 @@ impl Theme {
                 );
             }
         }
-        let mut tera = Tera::default();
-        tera.autoescape_on(vec![".html", ".htm", ".xml"]);
-        tera.set_escape_fn(escape_html);
+        let mut tera = new_tera();
         if let Err(e) =
             tera.add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
         {
@@ -329,12 +340,23 @@ impl Theme {
             files.iter().map(|(l, p, t)| (*l, p.clone(), t.as_str())),
         );
         match i18n {
-            Ok(i18n) if errors.is_empty() => Ok(Theme {
-                dir,
-                tera,
-                sources,
-                i18n: Arc::new(i18n),
-            }),
+            Ok(i18n) if errors.is_empty() => {
+                let i18n = Arc::new(i18n);
+                let localized = config
+                    .languages
+                    .iter()
+                    .filter_map(|l| {
+                        localize(&sources, &i18n, &l.code).map(|tera| (l.code.clone(), tera))
+                    })
+                    .collect();
+                Ok(Theme {
+                    dir,
+                    tera,
+                    localized,
+                    sources,
+                    i18n,
+                })
+            }
             Ok(_) => Err(errors),
             Err(more) => {
                 errors.extend(more);
@@ -364,24 +386,146 @@ impl Theme {
         names
     }
 
-    /// A renderer for pages in `lang`: the parsed templates plus `trans` bound to that language.
+    /// A renderer for pages in `lang`: that language's templates, with `trans` bound to it.
     pub fn renderer(&self, lang: &str) -> Renderer<'_> {
-        let mut tera = self.tera.clone();
-        tera.register_function(
-            "trans",
-            Trans {
-                lang: lang.to_string(),
-                i18n: Arc::clone(&self.i18n),
-            },
-        );
+        let tera = match self.localized.get(lang) {
+            Some(tera) => Cow::Borrowed(tera),
+            None => {
+                let mut tera = self.tera.clone();
+                tera.register_function("trans", Trans::new(lang, &self.i18n));
+                Cow::Owned(tera)
+            }
+        };
         Renderer { theme: self, tera }
     }
+}
+
+/// The theme's templates for one language: every `{{ trans(key="…") }}` whose text is known is
+/// replaced by that text (escaped as the call's output would be), and `trans` is registered for
+/// the rest. `None` if the folded templates do not parse, which would be a bug of the folding:
+/// [`Theme::renderer`] then falls back to the templates as written.
+fn localize(sources: &HashMap<String, String>, i18n: &Arc<I18n>, lang: &str) -> Option<Tera> {
+    let folded: Vec<(&str, String)> = sources
+        .iter()
+        .map(|(name, source)| {
+            let escape = [".html", ".htm", ".xml"].iter().any(|e| name.ends_with(e));
+            let text = fold_translations(source, |key| match i18n.get(lang, key) {
+                Some(toml::Value::String(s)) => {
+                    Some(if escape { escape_html(s) } else { s.clone() })
+                }
+                _ => None,
+            });
+            (name.as_str(), text)
+        })
+        .collect();
+    let mut tera = new_tera();
+    tera.add_raw_templates(folded.iter().map(|(n, s)| (*n, s.as_str())))
+        .ok()?;
+    tera.register_function("trans", Trans::new(lang, i18n));
+    Some(tera)
+}
+
+/// An empty tera with the theme's escaping: `.html`, `.htm` and `.xml` output is escaped by
+/// [`escape_html`].
+fn new_tera() -> Tera {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html", ".htm", ".xml"]);
+    tera.set_escape_fn(escape_html);
+    tera
+}
+
+/// Replaces each `{{ trans(key="k") }}` of a template (no placeholders, no `lang`, no
+/// whitespace control) by `text(k)`, the string the call would print. A page has some thirty of
+/// these (labels, navigation, headings), identical on every page of a language; evaluating them
+/// once per language instead of once per page takes about a sixth off rendering.
+///
+/// Left to run at render time, so they behave exactly as written: a key `text` does not know (a
+/// missing key fails the render, naming the template and line), a text with a brace or a line
+/// break (it could read as tera syntax, or move the lines of later errors), and any call inside
+/// `{% raw %}` or a `{# comment #}`.
+fn fold_translations(source: &str, text: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let tail = &rest[open..];
+        let close = match tail.as_bytes().get(1) {
+            Some(b'{') => "}}",
+            Some(b'#') => "#}",
+            Some(b'%') => "%}",
+            _ => {
+                out.push('{');
+                rest = &tail[1..];
+                continue;
+            }
+        };
+        let Some(len) = tail[2..].find(close).map(|i| i + 2 + close.len()) else {
+            out.push_str(tail);
+            return out;
+        };
+        let tag = &tail[..len];
+        let inner = &tag[2..len - 2];
+        if close == "%}" && tag_name(inner) == "raw" {
+            // everything up to the end of the raw block is text
+            let after = &tail[len..];
+            let stop = raw_end(after).unwrap_or(after.len());
+            out.push_str(tag);
+            out.push_str(&after[..stop]);
+            rest = &after[stop..];
+            continue;
+        }
+        let folded = (close == "}}")
+            .then(|| constant_key(inner))
+            .flatten()
+            .and_then(&text)
+            .filter(|t| !t.contains(['{', '}', '\n', '\r']));
+        match folded {
+            Some(t) => out.push_str(&t),
+            None => out.push_str(tag),
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The key of ` trans(key="k") ` (either quote), if that is the whole expression.
+fn constant_key(inner: &str) -> Option<&str> {
+    if inner.starts_with('-') || inner.ends_with('-') {
+        return None;
+    }
+    let call = inner.trim().strip_prefix("trans(key=")?.strip_suffix(')')?;
+    let quote = call.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+    let key = call.strip_prefix(quote)?.strip_suffix(quote)?;
+    key.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .then_some(key)
+        .filter(|k| !k.is_empty())
+}
+
+/// The inside of a `{% … %}` tag without its whitespace control: `raw` for `{%- raw -%}`.
+fn tag_name(inner: &str) -> &str {
+    inner.trim_matches(|c: char| c == '-' || c.is_whitespace())
+}
+
+/// Where the `{% endraw %}` tag ending a raw block starts in `text`.
+fn raw_end(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find("{%") {
+        let at = from + i;
+        let close = text[at..].find("%}")?;
+        if tag_name(&text[at + 2..at + close]) == "endraw" {
+            return Some(at);
+        }
+        from = at + 2;
+    }
+    None
 }
 
 /// Renders templates for one language.
 pub struct Renderer<'a> {
     theme: &'a Theme,
-    tera: Tera,
+    tera: Cow<'a, Tera>,
 }
 
 impl Renderer<'_> {
@@ -607,9 +751,114 @@ mod tests {
         let theme = Theme {
             dir: PathBuf::from("themes/t"),
             tera,
+            localized: HashMap::new(),
             sources,
             i18n: Arc::new(i18n()),
         };
+        let d = theme
+            .renderer("fr")
+            .render("page.html", &Context::new())
+            .unwrap_err();
+        let s = d.to_string();
+        assert!(s.starts_with("themes/t/templates/page.html:2:"), "{s}");
+        assert!(
+            s.contains("translation key `nav.missing` is missing"),
+            "{s}"
+        );
+    }
+
+    /// A theme of `sources` over [`i18n`] (with a few more strings), with or without the
+    /// per-language folded templates.
+    fn theme_of(sources: &[(&str, &str)], folded: bool) -> Theme {
+        let sources: HashMap<String, String> = sources
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect();
+        let i18n = I18n::parse(
+            "en",
+            [
+                ("en", PathBuf::from("en.toml"), "[nav]\nhome = \"Home\"\nbrand = \"<Tom & \\\"Jerry\\\">\"\nbraces = \"{{ oops }}\"\nonly_en = \"English only\"\n"),
+                ("fr", PathBuf::from("fr.toml"), "[nav]\nhome = \"Accueil\"\nbrand = \"L'équipe\"\nbraces = \"{{ oups }}\"\n"),
+            ],
+        )
+        .unwrap();
+        let i18n = Arc::new(i18n);
+        let mut tera = new_tera();
+        tera.add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
+            .unwrap();
+        let localized = if folded {
+            ["en", "fr"]
+                .iter()
+                .map(|l| (l.to_string(), localize(&sources, &i18n, l).unwrap()))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        Theme {
+            dir: PathBuf::from("themes/t"),
+            tera,
+            localized,
+            sources,
+            i18n,
+        }
+    }
+
+    #[test]
+    fn constant_translations_are_folded_into_the_templates_and_render_the_same() {
+        let page = "<a>{{ trans(key=\"nav.home\") }}</a>|{{ trans(key='nav.brand') }}|{{ trans(key=\"nav.only_en\") }}|{{ trans(key=\"nav.braces\") }}|\n  {{- trans(key=\"nav.home\") }}|{% raw %}{{ trans(key=\"nav.home\") }}{% endraw %}|{# {{ trans(key=\"nav.home\") }} #}|{{ trans(key=\"nav.home\", lang=\"en\") }}";
+        let sources = [
+            ("page.html", page),
+            ("plain.txt", "{{ trans(key=\"nav.brand\") }}"),
+        ];
+        let (folded, runtime) = (theme_of(&sources, true), theme_of(&sources, false));
+        // what is folded is gone from the template; what is left runs at render time
+        let text = fold_translations(page, |k| match folded.i18n.get("fr", k) {
+            Some(toml::Value::String(s)) => Some(escape_html(s)),
+            _ => None,
+        });
+        assert_eq!(
+            text,
+            "<a>Accueil</a>|L&#x27;équipe|English only|{{ trans(key=\"nav.braces\") }}|\n  {{- trans(key=\"nav.home\") }}|{% raw %}{{ trans(key=\"nav.home\") }}{% endraw %}|{# {{ trans(key=\"nav.home\") }} #}|{{ trans(key=\"nav.home\", lang=\"en\") }}"
+        );
+        for lang in ["en", "fr"] {
+            for name in ["page.html", "plain.txt"] {
+                let a = folded.renderer(lang).render(name, &Context::new()).unwrap();
+                let b = runtime
+                    .renderer(lang)
+                    .render(name, &Context::new())
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&a),
+                    String::from_utf8_lossy(&b),
+                    "{lang} {name}"
+                );
+            }
+        }
+        let en = folded
+            .renderer("en")
+            .render("page.html", &Context::new())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(en).unwrap(),
+            "<a>Home</a>|&lt;Tom &amp; &quot;Jerry&quot;&gt;|English only|{{ oops }}|Home|{{ trans(key=\"nav.home\") }}||Home"
+        );
+        // a .txt template is not escaped, folded or not
+        let txt = folded
+            .renderer("en")
+            .render("plain.txt", &Context::new())
+            .unwrap();
+        assert_eq!(String::from_utf8(txt).unwrap(), "<Tom & \"Jerry\">");
+    }
+
+    #[test]
+    fn a_missing_key_is_left_to_fail_at_render_time_with_its_line() {
+        let theme = theme_of(
+            &[(
+                "page.html",
+                "<p>{{ trans(key=\"nav.home\") }}\n{{ trans(key=\"nav.missing\") }}</p>",
+            )],
+            true,
+        );
         let d = theme
             .renderer("fr")
             .render("page.html", &Context::new())
