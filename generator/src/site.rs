@@ -1152,6 +1152,29 @@ fn known_urls(
 }
 
 /// `/en/x/` → `en/x/index.html`; `/en/atom.xml` → `en/atom.xml`.
+/// The part of the site a page of `lang` at `url` belongs to (`home`, `topics`, `speakers`,
+/// `transcripts`, `search`, `account`, or `""`), and whether it is that part's own first page
+/// (`/en/`, `/en/topics/`, …): a navigation link marks the first with `aria-current="page"` and
+/// any other page of its part with `aria-current="true"`.
+fn section_of(lang: &str, url: &str) -> (&'static str, bool) {
+    let Some(rest) = url
+        .strip_prefix('/')
+        .and_then(|u| u.strip_prefix(lang))
+        .and_then(|u| u.strip_prefix('/'))
+    else {
+        return ("", false);
+    };
+    let (first, more) = rest.split_once('/').unwrap_or((rest, ""));
+    match first {
+        "" => ("home", true),
+        "page" => ("home", false),
+        _ => ["topics", "speakers", "transcripts", "search", "account"]
+            .into_iter()
+            .find(|s| *s == first)
+            .map_or(("", false), |s| (s, more.is_empty())),
+    }
+}
+
 fn output_path(url: &str) -> String {
     let path = url.trim_start_matches('/');
     if path.is_empty() || path.ends_with('/') {
@@ -1405,6 +1428,9 @@ impl<'a> Planner<'a> {
     fn base(&self, lang: &str, url: &str, alternates: &BTreeMap<String, String>) -> Variables {
         let config = self.config();
         let mut vars = self.shared[lang].clone();
+        let (section, section_root) = section_of(lang, url);
+        vars.insert("section".into(), section.into());
+        vars.insert("section_root".into(), section_root.into());
         vars.insert("page_url".into(), url.into());
         vars.insert(
             "canonical".into(),
@@ -1479,14 +1505,14 @@ impl<'a> Planner<'a> {
             items
                 .iter()
                 .map(|&i| {
+                    // cloned field by field: `json!` would run each value through the serializer
                     let s = &self.summaries[i];
-                    json!({
-                        "card": self.cards[i],
-                        "title": s["title"],
-                        "url": s["url"],
-                        "date": s["date"],
-                        "date_display": s["date_display"],
-                    })
+                    let mut entry = Variables::new();
+                    entry.insert("card".into(), self.cards[i].clone());
+                    for field in ["title", "url", "date", "date_display"] {
+                        entry.insert(field.into(), s[field].clone());
+                    }
+                    Value::Object(entry)
                 })
                 .collect(),
         )

@@ -279,3 +279,34 @@ fn the_site_wide_404_page_speaks_every_language() {
         "a language's own 404 page stays in its language"
     );
 }
+
+/// The navigation marks where the reader is: `aria-current="page"` on the link to this very page,
+/// `aria-current="true"` on the link to the part of the site the page is in, nothing elsewhere.
+#[test]
+fn the_navigation_marks_the_current_page_and_section() {
+    let site = build_sample();
+    let nav = |rel: &str| {
+        let html = std::fs::read_to_string(site.out.join(rel)).unwrap();
+        let start = html.find("<nav class=\"site-nav\"").expect(rel);
+        let end = start + html[start..].find("</nav>").unwrap();
+        html[start..end].to_string()
+    };
+    let topics = nav("fr/topics/index.html");
+    assert!(
+        topics.contains("<a href=\"/fr/topics/\" aria-current=\"page\">Thèmes</a>"),
+        "{topics}"
+    );
+    assert_eq!(topics.matches("aria-current").count(), 1, "{topics}");
+    let topic = nav("fr/topics/russia/index.html");
+    assert!(
+        topic.contains("<a href=\"/fr/topics/\" aria-current=\"true\">Thèmes</a>"),
+        "{topic}"
+    );
+    let home = nav("en/index.html");
+    assert!(
+        home.contains("<a href=\"/en/\" aria-current=\"page\">"),
+        "{home}"
+    );
+    let transcript = nav("en/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
+    assert!(!transcript.contains("aria-current"), "{transcript}");
+}
