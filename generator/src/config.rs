@@ -166,7 +166,7 @@ impl Config {
     /// Parses and validates the text of a `pressroom.toml` (no file-system checks).
     pub fn parse(source: &str) -> Result<Config, BuildErrors> {
         let config: Config = toml::from_str(source)
-            .map_err(|e| BuildErrors::one(toml_diagnostic(CONFIG_FILE, source, 0, &e, FIELDS)))?;
+            .map_err(|e| BuildErrors::one(toml_diagnostic(CONFIG_FILE, source, 0, &e, TABLES)))?;
         config.validate(source)?;
         Ok(config)
     }
@@ -297,22 +297,41 @@ impl Config {
     }
 }
 
-/// Every key of `pressroom.toml` (for did-you-mean hints).
-const FIELDS: &[&str] = &[
-    "title",
-    "base_url",
-    "default_language",
-    "theme",
-    "paginate",
-    "search",
-    "languages",
-    "media",
-    "accounts",
-    "code",
-    "name",
-    "dir",
-    "password_policy",
-    "password_min_length",
+/// The keys of one table of a TOML file, for hints about unknown keys.
+pub(crate) struct Table {
+    /// How the table is written: `[accounts]`, `[[languages]]`, or `""` for the top level.
+    pub header: &'static str,
+    pub keys: &'static [&'static str],
+}
+
+/// The tables of `pressroom.toml` and their keys.
+const TABLES: &[Table] = &[
+    Table {
+        header: "",
+        keys: &[
+            "title",
+            "base_url",
+            "default_language",
+            "theme",
+            "paginate",
+            "search",
+            "languages",
+            "media",
+            "accounts",
+        ],
+    },
+    Table {
+        header: "[[languages]]",
+        keys: &["code", "name", "dir"],
+    },
+    Table {
+        header: "[media]",
+        keys: &["dir"],
+    },
+    Table {
+        header: "[accounts]",
+        keys: &["password_policy", "password_min_length"],
+    },
 ];
 
 /// Byte offset of the line assigning `key` (`key = …`), skipping comments; 0 when absent.
@@ -343,13 +362,14 @@ fn list_dirs(dir: &Path) -> Vec<String> {
 }
 
 /// Turns a toml error into a located diagnostic. `base` is the byte offset of the toml text in
-/// `file_source` (front matter starts after the opening `+++`); `fields` feed did-you-mean.
+/// `file_source` (front matter starts after the opening `+++`); `tables` (the file's tables and
+/// their keys) feed the hints about unknown keys.
 pub(crate) fn toml_diagnostic(
     path: impl Into<PathBuf>,
     file_source: &str,
     base: usize,
     error: &toml::de::Error,
-    fields: &[&str],
+    tables: &[Table],
 ) -> Diagnostic {
     let offset = base + error.span().map_or(0, |s| s.start);
     let message = error.message().trim().replace('\n', " ");
@@ -358,24 +378,7 @@ pub(crate) fn toml_diagnostic(
         let field = rest.split('`').next().unwrap_or_default();
         d.message = format!("unknown field `{field}`");
         // toml lists the keys of the table the field is in: "…, expected `a`, `b` or `c`"
-        let expected = expected_names(rest);
-        let misplaced = !expected.is_empty() && fields.contains(&field);
-        let candidates = if expected.is_empty() {
-            fields
-        } else {
-            &expected
-        };
-        d = d.with_hint(if misplaced {
-            format!(
-                "`{field}` is not a key of this table: every key after a `[table]` header \
-                 belongs to that table, so move `{field} = …` above the first header"
-            )
-        } else {
-            match did_you_mean(field, candidates.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "remove it; see the front matter reference in README.md".into(),
-            }
-        });
+        d = d.with_hint(unknown_key_hint(field, &expected_names(rest), tables));
     } else if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or_default();
         d.message = format!("missing field `{field}`");
@@ -408,6 +411,42 @@ fn expected_names(message: &str) -> Vec<&str> {
         .skip(1)
         .step_by(2)
         .collect()
+}
+
+/// What to do about `field`, unknown in the table whose keys are `expected`: move it to the
+/// table it belongs to, or fix its spelling.
+fn unknown_key_hint(field: &str, expected: &[&str], tables: &[Table]) -> String {
+    let same_keys =
+        |t: &&Table| t.keys.len() == expected.len() && t.keys.iter().all(|k| expected.contains(k));
+    let here = tables.iter().find(same_keys);
+    let homes: Vec<&Table> = tables
+        .iter()
+        .filter(|t| t.keys.contains(&field) && !same_keys(t))
+        .collect();
+    if let Some(home) = homes.first() {
+        if home.header.is_empty() {
+            return format!(
+                "`{field}` is a top-level key, and every key after a `[table]` header belongs to \
+                 that table: move `{field} = …` above the first header"
+            );
+        }
+        let headers: Vec<String> = homes.iter().map(|t| format!("`{}`", t.header)).collect();
+        let this = match here {
+            Some(t) if !t.header.is_empty() => format!("`{}`", t.header),
+            Some(_) => "the top level".to_string(),
+            None => "this table".to_string(),
+        };
+        return format!(
+            "`{field}` is a key of {}, not of {this}: move `{field} = …` under that header",
+            headers.join(" or ")
+        );
+    }
+    let all: Vec<&str> = tables.iter().flat_map(|t| t.keys.iter().copied()).collect();
+    let candidates = if expected.is_empty() { &all } else { expected };
+    match did_you_mean(field, candidates.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => "remove it; see the reference in README.md".into(),
+    }
 }
 
 #[cfg(test)]
@@ -471,6 +510,32 @@ password_min_length = 15
         let text = Config::parse(&source).unwrap_err().to_string();
         assert!(
             text.contains("did you mean `password_min_length`?"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_table_key_written_elsewhere_names_its_table() {
+        // a language's key written at the top level
+        let source = VALID.replace("paginate = 5\n", "paginate = 5\ncode = \"de\"\n");
+        let text = Config::parse(&source).unwrap_err().to_string();
+        assert!(text.contains("unknown field `code`"), "{text}");
+        assert!(
+            text.contains(
+                "`code` is a key of `[[languages]]`, not of the top level: move `code = …` under that header"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("above the first header"), "{text}");
+
+        // an [accounts] key written under [media]
+        let source = VALID.replace(
+            "dir = \"content/media\"\n",
+            "dir = \"content/media\"\npassword_policy = \"length\"\n",
+        );
+        let text = Config::parse(&source).unwrap_err().to_string();
+        assert!(
+            text.contains("`password_policy` is a key of `[accounts]`, not of `[media]`"),
             "{text}"
         );
     }

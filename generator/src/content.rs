@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, FixedOffset};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::config::toml_diagnostic;
+use crate::config::{toml_diagnostic, Table};
 use crate::error::{did_you_mean, line_col, Diagnostic};
 use crate::markdown::{format_timecode, parse_timecode, slugify};
 
@@ -60,30 +60,38 @@ struct FrontMatter {
     video: Option<VideoFm>,
 }
 
-/// Every front matter key, for did-you-mean hints.
-const FIELDS: &[&str] = &[
-    "title",
-    "date",
-    "kind",
-    "speakers",
-    "location",
-    "event",
-    "delivery",
-    "topics",
-    "summary",
-    "draft",
-    "translation_key",
-    "slug",
-    "video",
-    "name",
-    "role",
-    "key",
-    "id",
-    "duration",
-    "poster",
-    "parts",
-    "start",
-    "end",
+/// The tables of the front matter and their keys, for hints about unknown keys.
+const TABLES: &[Table] = &[
+    Table {
+        header: "",
+        keys: &[
+            "title",
+            "date",
+            "kind",
+            "speakers",
+            "location",
+            "event",
+            "delivery",
+            "topics",
+            "summary",
+            "draft",
+            "translation_key",
+            "slug",
+            "video",
+        ],
+    },
+    Table {
+        header: "[[speakers]]",
+        keys: &["name", "role", "key"],
+    },
+    Table {
+        header: "[video]",
+        keys: &["id", "duration", "poster", "parts"],
+    },
+    Table {
+        header: "[[video.parts]]",
+        keys: &["key", "title", "start", "end"],
+    },
 ];
 
 #[derive(Debug, Deserialize)]
@@ -308,7 +316,7 @@ pub fn parse_transcript(
             )]);
     };
     let front: FrontMatter = toml::from_str(fm)
-        .map_err(|e| vec![toml_diagnostic(source, &text, fm_offset, &e, FIELDS)])?;
+        .map_err(|e| vec![toml_diagnostic(source, &text, fm_offset, &e, TABLES)])?;
     let at = |span: std::ops::Range<usize>, message: String| {
         Diagnostic::at_offset(source, &text, fm_offset + span.start, message)
     };
@@ -588,6 +596,29 @@ mod tests {
         assert_eq!(t.url(), "/en/transcripts/2018/04/26/x/");
         let t = parse(&VALID.replace("23:30:00+02:00", "00:30:00+02:00")).unwrap();
         assert_eq!(t.url(), "/en/transcripts/2018/04/26/x/");
+    }
+
+    #[test]
+    fn a_misplaced_key_names_the_table_it_belongs_to() {
+        // a speaker's role written as a key of the transcript
+        let e = parse(&VALID.replace("topics =", "role = \"Minister\"\ntopics =")).unwrap_err();
+        let s = e[0].to_string();
+        assert!(s.contains("unknown field `role`"), "{s}");
+        assert!(
+            s.contains("`role` is a key of `[[speakers]]`, not of the top level"),
+            "{s}"
+        );
+        // the transcript's summary written under [video]
+        let e = parse(&VALID.replace(
+            "[[video.parts]]\nkey = \"full\"",
+            "summary = \"x\"\n[[video.parts]]\nkey = \"full\"",
+        ))
+        .unwrap_err();
+        let s = e[0].to_string();
+        assert!(
+            s.contains("move `summary = …` above the first header"),
+            "{s}"
+        );
     }
 
     #[test]
