@@ -45,6 +45,19 @@ pub enum BenchError {
     /// A build of the corpus failed (the corpus or the theme is broken).
     #[error("bench: the corpus did not build:\n{0}")]
     Build(String),
+    /// `--theme` does not name a theme folder (one holding `templates/`).
+    #[error(
+        "bench: no theme at {0} (a theme folder holds templates/): run from the project root, \
+         or pass --theme DIR"
+    )]
+    NoTheme(PathBuf),
+    /// A file or folder of the theme could not be read.
+    #[error("bench: cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A file or folder of the corpus could not be written or copied.
     #[error("bench: cannot write {path}: {source}")]
     Io {
@@ -505,6 +518,10 @@ pub fn write_corpus(
     search: bool,
 ) -> Result<Corpus, BenchError> {
     let started = Instant::now();
+    // checked before anything is written, so a wrong --theme leaves no half-made corpus behind
+    if !theme_dir.join("templates").is_dir() {
+        return Err(BenchError::NoTheme(theme_dir.to_path_buf()));
+    }
     std::fs::create_dir_all(root.join("content")).map_err(io_error(root))?;
     write(&root.join("pressroom.toml"), config_toml(search).as_bytes())?;
     write(&root.join("content/topics.toml"), topics_toml().as_bytes())?;
@@ -548,9 +565,12 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), BenchError> {
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), BenchError> {
     for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.map_err(|error| BenchError::Io {
-            path: from.to_path_buf(),
-            source: error.into(),
+        let entry = entry.map_err(|error| BenchError::Read {
+            path: error.path().unwrap_or(from).to_path_buf(),
+            // the bare io error: walkdir's own message repeats the path
+            source: error
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("a symbolic link loops")),
         })?;
         let relative = entry.path().strip_prefix(from).unwrap_or(entry.path());
         let target = to.join(relative);
@@ -857,6 +877,23 @@ mod tests {
         assert!(!config.search);
         let topics = std::fs::read_to_string(corpus.root.join("content/topics.toml")).unwrap();
         assert!(crate::content::Topics::parse(&topics).is_ok());
+    }
+
+    #[test]
+    fn a_missing_theme_is_named_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        let spec = CorpusSpec {
+            transcripts: 1,
+            seed: 1,
+        };
+        let e = write_corpus(&site, &spec, Path::new("no/such/theme"), false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bench: no theme at no/such/theme (a theme folder holds templates/): run from the \
+             project root, or pass --theme DIR"
+        );
+        assert!(!site.exists());
     }
 
     #[test]
