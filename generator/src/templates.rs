@@ -1,4 +1,5 @@
-//! The theme: tera templates parsed ONCE per build, the `trans` function and the i18n strings
+//! The theme: tera templates parsed once per build and language (constant translations folded
+//! in), the `trans` function and the i18n strings
 //! (`themes/<theme>/i18n/<lang>.toml`), localised dates. Template failures become located
 //! diagnostics (`themes/<theme>/templates/<name>:line:col`), dug out of tera's error chain.
 
