@@ -739,23 +739,8 @@ mod tests {
         assert_eq!(i18n().format_date("en", &first).unwrap(), "1 April 2018");
     }
 
-    #[test]
-    fn template_errors_name_the_template_and_line() {
-        let mut sources = HashMap::new();
-        sources.insert(
-            "page.html".to_string(),
-            "<p>\n{{ trans(key=\"nav.missing\") }}</p>".to_string(),
-        );
-        let mut tera = Tera::default();
-        tera.add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
-            .unwrap();
-        let theme = Theme {
-            dir: PathBuf::from("themes/t"),
-            tera,
-            localized: HashMap::new(),
-            sources,
-            i18n: Arc::new(i18n()),
-        };
+    /// Rendering `page.html` of `theme` in French fails on line 2, on the key `nav.missing`.
+    fn assert_fails_on_the_missing_key_of_line_2(theme: &Theme) {
         let d = theme
             .renderer("fr")
             .render("page.html", &Context::new())
@@ -766,6 +751,12 @@ mod tests {
             s.contains("translation key `nav.missing` is missing"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn template_errors_name_the_template_and_line() {
+        let sources = [("page.html", "<p>\n{{ trans(key=\"nav.missing\") }}</p>")];
+        assert_fails_on_the_missing_key_of_line_2(&theme_of(&sources, false));
     }
 
     /// A theme of `sources` over [`i18n`] (with a few more strings), with or without the
@@ -853,23 +844,11 @@ mod tests {
 
     #[test]
     fn a_missing_key_is_left_to_fail_at_render_time_with_its_line() {
-        let theme = theme_of(
-            &[(
-                "page.html",
-                "<p>{{ trans(key=\"nav.home\") }}\n{{ trans(key=\"nav.missing\") }}</p>",
-            )],
-            true,
-        );
-        let d = theme
-            .renderer("fr")
-            .render("page.html", &Context::new())
-            .unwrap_err();
-        let s = d.to_string();
-        assert!(s.starts_with("themes/t/templates/page.html:2:"), "{s}");
-        assert!(
-            s.contains("translation key `nav.missing` is missing"),
-            "{s}"
-        );
+        let sources = [(
+            "page.html",
+            "<p>{{ trans(key=\"nav.home\") }}\n{{ trans(key=\"nav.missing\") }}</p>",
+        )];
+        assert_fails_on_the_missing_key_of_line_2(&theme_of(&sources, true));
     }
 
     #[test]
