@@ -1151,7 +1151,6 @@ fn known_urls(
     known
 }
 
-/// `/en/x/` → `en/x/index.html`; `/en/atom.xml` → `en/atom.xml`.
 /// The part of the site a page of `lang` at `url` belongs to (`home`, `topics`, `speakers`,
 /// `transcripts`, `search`, `account`, or `""`), and whether it is that part's own first page
 /// (`/en/`, `/en/topics/`, …): a navigation link marks the first with `aria-current="page"` and
@@ -1175,6 +1174,7 @@ fn section_of(lang: &str, url: &str) -> (&'static str, bool) {
     }
 }
 
+/// `/en/x/` → `en/x/index.html`; `/en/atom.xml` → `en/atom.xml`.
 fn output_path(url: &str) -> String {
     let path = url.trim_start_matches('/');
     if path.is_empty() || path.ends_with('/') {
