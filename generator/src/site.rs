@@ -2010,13 +2010,51 @@ fn write_atomically<T>(
         return Err(vec![Diagnostic::io(out, "put the new site in place", &e)]);
     }
     if had_old {
-        let _ = std::fs::remove_dir_all(&old);
+        let _ = remove_tree(&old);
     }
     Ok(value)
 }
 
+/// `std::fs::remove_dir_all` on every core: a site has one folder per transcript (some 47,000
+/// for 20,000 transcripts), and unlinking the previous site's files one after another took a
+/// rebuild 0.6 s on tmpfs. Like `remove_dir_all`, it never follows a symbolic link: the link
+/// itself is removed.
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    let entries = std::fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
+    entries.par_iter().try_for_each(|entry| {
+        if entry.file_type()?.is_dir() {
+            remove_tree(&entry.path())
+        } else {
+            std::fs::remove_file(entry.path())
+        }
+    })?;
+    std::fs::remove_dir(dir)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn remove_tree_removes_everything_below_but_never_follows_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let keep = dir.path().join("keep");
+        std::fs::create_dir(&keep).unwrap();
+        std::fs::write(keep.join("precious.txt"), "x").unwrap();
+        let old = dir.path().join("old");
+        for i in 0..50 {
+            let leaf = old.join(format!("en/transcripts/{}/{i}", i % 7));
+            std::fs::create_dir_all(&leaf).unwrap();
+            std::fs::write(leaf.join("index.html"), "<p>").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&keep, old.join("en/link")).unwrap();
+        super::remove_tree(&old).unwrap();
+        assert!(!old.exists());
+        assert!(
+            keep.join("precious.txt").is_file(),
+            "a link is removed, not followed"
+        );
+    }
+
     #[test]
     fn paginator_shows_first_last_and_neighbours_with_gaps() {
         use super::page_window;
