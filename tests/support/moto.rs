@@ -1,5 +1,6 @@
 //! A real AWS-API server on loopback for the adapter tests: `moto_server` (the `moto[server]`
-//! Python package, installed by `tests/setup`).
+//! Python package, installed by `tests/setup`), started through `support/moto_serial.py` so
+//! that it answers one request at a time, as DynamoDB applies each conditional write atomically.
 //!
 //! Every [`Moto`] is its own server process on `127.0.0.1`, on a port the OS picks (`-p 0`; the
 //! port is read back from the server's banner), so tests never share state and never collide.
@@ -25,8 +26,13 @@ use functions::contract;
 use functions::ports::{CatalogPart, CatalogVideo, VideoCatalog};
 use serde::Deserialize;
 
-/// Environment variable naming another `moto_server` executable (default: `moto_server` on PATH).
+/// Environment variable naming another `moto_server` executable, run instead of
+/// [`SERIAL_LAUNCHER`] (whose requests are serialised; a plain `moto_server` may race on
+/// conditional writes under load).
 pub const MOTO_SERVER_ENV: &str = "PRESSROOM_MOTO_SERVER";
+/// `moto_server` with one request at a time, as DynamoDB applies each conditional write
+/// atomically (see the script's docstring); run with `python3`.
+const SERIAL_LAUNCHER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/support/moto_serial.py");
 /// How long a cold `moto_server` may take to print its banner (it imports every AWS service).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -108,9 +114,13 @@ impl Moto {
     }
 
     fn try_start() -> anyhow::Result<Moto> {
-        let program = std::env::var(MOTO_SERVER_ENV).unwrap_or_else(|_| "moto_server".to_owned());
+        let (program, mut args) = match std::env::var(MOTO_SERVER_ENV) {
+            Ok(program) => (program, Vec::new()),
+            Err(_) => ("python3".to_owned(), vec![SERIAL_LAUNCHER.to_owned()]),
+        };
+        args.extend(["-H", "127.0.0.1", "-p", "0"].map(str::to_owned));
         let mut child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", "0"])
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
