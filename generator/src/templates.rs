@@ -801,6 +801,28 @@ mod tests {
         }
     }
 
+    /// `name` of `theme` rendered in `lang` with an empty context.
+    fn render(theme: &Theme, lang: &str, name: &str) -> String {
+        let bytes = theme.renderer(lang).render(name, &Context::new()).unwrap();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// The folded theme of `sources`, once each of `names` has rendered in each of `langs`
+    /// exactly as the templates as written do.
+    fn folded_as_written(sources: &[(&str, &str)], langs: &[&str], names: &[&str]) -> Theme {
+        let (folded, runtime) = (theme_of(sources, true), theme_of(sources, false));
+        for lang in langs {
+            for name in names {
+                assert_eq!(
+                    render(&folded, lang, name),
+                    render(&runtime, lang, name),
+                    "{lang} {name}"
+                );
+            }
+        }
+        folded
+    }
+
     #[test]
     fn constant_translations_are_folded_into_the_templates_and_render_the_same() {
         let page = "<a>{{ trans(key=\"nav.home\") }}</a>|{{ trans(key='nav.brand') }}|{{ trans(key=\"nav.only_en\") }}|{{ trans(key=\"nav.braces\") }}|\n  {{- trans(key=\"nav.home\") }}|{% raw %}{{ trans(key=\"nav.home\") }}{% endraw %}|{# {{ trans(key=\"nav.home\") }} #}|{{ trans(key=\"nav.home\", lang=\"en\") }}";
@@ -808,7 +830,7 @@ mod tests {
             ("page.html", page),
             ("plain.txt", "{{ trans(key=\"nav.brand\") }}"),
         ];
-        let (folded, runtime) = (theme_of(&sources, true), theme_of(&sources, false));
+        let folded = folded_as_written(&sources, &["en", "fr"], &["page.html", "plain.txt"]);
         // what is folded is gone from the template; what is left runs at render time
         let text = fold_translations(page, |k| match folded.i18n.get("fr", k) {
             Some(toml::Value::String(s)) => Some(escape_html(s)),
@@ -818,34 +840,12 @@ mod tests {
             text,
             "<a>Accueil</a>|L&#x27;équipe|English only|{{ trans(key=\"nav.braces\") }}|\n  {{- trans(key=\"nav.home\") }}|{% raw %}{{ trans(key=\"nav.home\") }}{% endraw %}|{# {{ trans(key=\"nav.home\") }} #}|{{ trans(key=\"nav.home\", lang=\"en\") }}"
         );
-        for lang in ["en", "fr"] {
-            for name in ["page.html", "plain.txt"] {
-                let a = folded.renderer(lang).render(name, &Context::new()).unwrap();
-                let b = runtime
-                    .renderer(lang)
-                    .render(name, &Context::new())
-                    .unwrap();
-                assert_eq!(
-                    String::from_utf8_lossy(&a),
-                    String::from_utf8_lossy(&b),
-                    "{lang} {name}"
-                );
-            }
-        }
-        let en = folded
-            .renderer("en")
-            .render("page.html", &Context::new())
-            .unwrap();
         assert_eq!(
-            String::from_utf8(en).unwrap(),
+            render(&folded, "en", "page.html"),
             "<a>Home</a>|&lt;Tom &amp; &quot;Jerry&quot;&gt;|English only|{{ oops }}|Home|{{ trans(key=\"nav.home\") }}||Home"
         );
         // a .txt template is not escaped, folded or not
-        let txt = folded
-            .renderer("en")
-            .render("plain.txt", &Context::new())
-            .unwrap();
-        assert_eq!(String::from_utf8(txt).unwrap(), "<Tom & \"Jerry\">");
+        assert_eq!(render(&folded, "en", "plain.txt"), "<Tom & \"Jerry\">");
     }
 
     #[test]
@@ -861,21 +861,9 @@ mod tests {
             ("mail.txt", "{% include \"part.html\" %}"),
             ("part.html", "{{ trans(key=\"nav.brand\") }}"),
         ];
-        let (folded, runtime) = (theme_of(&sources, true), theme_of(&sources, false));
-        for name in ["page.html", "mail.txt"] {
-            let a = folded.renderer("en").render(name, &Context::new()).unwrap();
-            let b = runtime
-                .renderer("en")
-                .render(name, &Context::new())
-                .unwrap();
-            assert_eq!(a, b, "{name}");
-        }
-        let page = folded
-            .renderer("en")
-            .render("page.html", &Context::new())
-            .unwrap();
+        let folded = folded_as_written(&sources, &["en"], &["page.html", "mail.txt"]);
         assert_eq!(
-            String::from_utf8(page).unwrap(),
+            render(&folded, "en", "page.html"),
             "<p>&lt;Tom &amp; &quot;Jerry&quot;&gt;|Home</p>"
         );
     }
