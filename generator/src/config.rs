@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::error::{did_you_mean, BuildErrors, Diagnostic};
 
@@ -130,6 +131,26 @@ fn default_password_min_length() -> u32 {
 }
 
 impl Config {
+    /// The variables that every page in `language` gets from the configuration, as templates
+    /// see them: `site` (title, base URL, default language, languages, search) and `lang`.
+    /// The build puts them in every page's context; the theme folds their texts into its
+    /// templates (see `templates::localize`), so both must come from here.
+    pub fn page_variables(&self, language: &Language) -> serde_json::Map<String, Value> {
+        let mut vars = serde_json::Map::new();
+        vars.insert(
+            "site".into(),
+            json!({
+                "title": self.title,
+                "base_url": self.base_url,
+                "default_language": self.default_language,
+                "languages": self.languages,
+                "search": self.search,
+            }),
+        );
+        vars.insert("lang".into(), json!(language));
+        vars
+    }
+
     /// Reads, parses and validates `ROOT/pressroom.toml`.
     pub fn load(root: &Path) -> Result<Config, BuildErrors> {
         let path = root.join(CONFIG_FILE);

@@ -1306,20 +1306,11 @@ impl<'a> Planner<'a> {
                 .insert(&t.lang, i);
         }
         let config = &site.config;
-        let site_value = json!({
-            "title": config.title,
-            "base_url": config.base_url,
-            "default_language": config.default_language,
-            "languages": config.languages,
-            "search": config.search,
-        });
         let shared = config
             .languages
             .iter()
             .map(|l| {
-                let mut vars = Variables::new();
-                vars.insert("site".into(), site_value.clone());
-                vars.insert("lang".into(), json!(l));
+                let mut vars = config.page_variables(l);
                 vars.insert("assets".into(), json!(assets));
                 vars.insert("account".into(), json!(config.accounts));
                 (l.code.as_str(), vars)
