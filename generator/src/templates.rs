@@ -501,7 +501,7 @@ enum Constant<'s> {
 /// control, see [`Constant`]) by `text(constant)`, the string it would print. A page has some
 /// thirty translations (labels, navigation, headings) and fifteen `lang.code`-like fields that
 /// are the same on every page of a language; evaluating them once per language instead of once
-/// per page took 8 %, then another 4 %, off a build's CPU time.
+/// per page took 8 %, then another 7 %, off a build's CPU time.
 ///
 /// Left to run at render time, so they behave exactly as written: a constant `text` does not
 /// know (a missing key fails the render, naming the template and line), a text with a brace or
