@@ -1002,6 +1002,10 @@ mod tests {
             Constant::Trans(_) => None,
         });
         assert_eq!(fold, format!("{html}{kept}"));
+        // folding goes on after the end of a raw block
+        let after_raw = "{% raw %}{{ lang.code }}{%- endraw %}{{ lang.code }}";
+        let fold = fold_constants(after_raw, |_| Some("fr".into()));
+        assert_eq!(fold, "{% raw %}{{ lang.code }}{%- endraw %}fr");
     }
 
     #[test]
