@@ -453,25 +453,18 @@ fn localize(
 /// Names that a `{% set %}`, `{% set_global %}` or `{% for %}` tag of some template binds.
 fn bound_names(sources: &HashMap<String, String>) -> HashSet<&str> {
     let mut names = HashSet::new();
-    for source in sources.values() {
-        let mut rest = source.as_str();
-        while let Some(open) = rest.find("{%") {
-            let tail = &rest[open + 2..];
-            let Some(close) = tail.find("%}") else { break };
-            let tag = tag_name(&tail[..close]);
-            let (word, args) = tag.split_once(char::is_whitespace).unwrap_or((tag, ""));
-            let targets = match word {
-                "set" | "set_global" => args.split('=').next(),
-                "for" => args.split(" in ").next(),
-                _ => None,
-            };
-            names.extend(
-                targets
-                    .into_iter()
-                    .flat_map(|t| t.split(',').map(str::trim)),
-            );
-            rest = &tail[close + 2..];
-        }
+    for (_, tag) in sources.values().flat_map(|source| block_tags(source)) {
+        let (word, args) = tag.split_once(char::is_whitespace).unwrap_or((tag, ""));
+        let targets = match word {
+            "set" | "set_global" => args.split('=').next(),
+            "for" => args.split(" in ").next(),
+            _ => None,
+        };
+        names.extend(
+            targets
+                .into_iter()
+                .flat_map(|t| t.split(',').map(str::trim)),
+        );
     }
     names
 }
@@ -599,16 +592,22 @@ fn tag_name(inner: &str) -> &str {
 
 /// Where the `{% endraw %}` tag ending a raw block starts in `text`.
 fn raw_end(text: &str) -> Option<usize> {
+    block_tags(text)
+        .find(|(_, name)| *name == "endraw")
+        .map(|(at, _)| at)
+}
+
+/// Each `{% … %}` tag of `text`: where it starts, and its inside without whitespace control
+/// ([`tag_name`]). A tag is looked for at every `{%`, even one inside another tag's text, as
+/// tera finds `{% endraw %}` anywhere in a raw block; the scan ends at a `{%` with no `%}`.
+fn block_tags(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let mut from = 0;
-    while let Some(i) = text[from..].find("{%") {
-        let at = from + i;
+    std::iter::from_fn(move || {
+        let at = from + text[from..].find("{%")?;
         let close = text[at..].find("%}")?;
-        if tag_name(&text[at + 2..at + close]) == "endraw" {
-            return Some(at);
-        }
         from = at + 2;
-    }
-    None
+        Some((at, tag_name(&text[at + 2..at + close])))
+    })
 }
 
 /// Renders templates for one language.
