@@ -411,7 +411,10 @@ pub(crate) fn toml_diagnostic(
             Some(s) => format!("did you mean `{s}`?"),
             None => "use one of the values listed".into(),
         });
-    } else if message.contains("datetime") || message.contains("date-time") {
+    } else if ["datetime", "date-time", "invalid date", "invalid time"]
+        .iter()
+        .any(|m| message.contains(m))
+    {
         d = d.with_hint(
             "write a real date, the local time and its UTC offset, unquoted: \
              date = 2018-04-26T10:30:00+02:00",
