@@ -668,19 +668,17 @@ impl Site {
         ];
         let paths: Vec<String> = plan.jobs.iter().map(|j| output_path(&j.url)).collect();
         if let Some(dir) = out {
-            let parents: BTreeSet<PathBuf> = paths
+            // the few site-wide files and copies; each page makes its own folder when written
+            let parents: BTreeSet<PathBuf> = files
                 .iter()
-                .map(String::as_str)
-                .chain(files.iter().map(|(p, _)| p.as_str()))
+                .map(|(p, _)| p.as_str())
                 .chain(copies.iter().map(|(_, d)| d.as_str()))
                 .filter_map(|rel| dir.join(rel).parent().map(Path::to_path_buf))
                 .collect();
-            // one folder per transcript: tens of thousands of mkdir calls, on every core
-            // (create_dir_all tolerates another worker creating the same ancestor first)
-            parents.par_iter().try_for_each(|p| {
+            for p in &parents {
                 std::fs::create_dir_all(p)
-                    .map_err(|e| BuildErrors::new(vec![Diagnostic::io(p, "create folder", &e)]))
-            })?;
+                    .map_err(|e| BuildErrors::new(vec![Diagnostic::io(p, "create folder", &e)]))?;
+            }
         }
         let write = |rel: &str, bytes: &[u8]| -> Result<(), Diagnostic> {
             match out {
@@ -688,6 +686,18 @@ impl Site {
                     .map_err(|e| Diagnostic::io(&dir.join(rel), "write", &e)),
                 None => Ok(()),
             }
+        };
+        // A page's folder (one per transcript: tens of thousands) is made by the worker that
+        // writes the page, on every core and in the same pass; `create_dir_all` is one mkdir
+        // when the parent exists, and tolerates another worker making a shared ancestor first.
+        let write_page = |rel: &str, bytes: &[u8]| -> Result<(), Diagnostic> {
+            let Some(dir) = out else { return Ok(()) };
+            let path = dir.join(rel);
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder)
+                    .map_err(|e| Diagnostic::io(folder, "create folder", &e))?;
+            }
+            std::fs::write(&path, bytes).map_err(|e| Diagnostic::io(&path, "write", &e))
         };
 
         let bar = shows_progress(progress, plan.jobs.len()).then(|| render_bar(plan.jobs.len()));
@@ -699,7 +709,7 @@ impl Site {
                     let context = (job.context)();
                     let result = renderers[job.lang.as_str()]
                         .render(&job.template, &context)
-                        .and_then(|html| write(path, &html));
+                        .and_then(|html| write_page(path, &html));
                     if let Some(bar) = &bar {
                         bar.inc(1);
                     }
