@@ -1553,195 +1553,23 @@ impl<'a> Planner<'a> {
                     .or_default() += 1;
             }
         }
-        for l in &config.languages {
-            let code = l.code.as_str();
-            let mine: &'a [usize] = self.by_lang.get(code).map(Vec::as_slice).unwrap_or(&[]);
-
-            // home, paginated
-            let home = format!("/{code}/");
-            let pages = self.paginate(&home, mine);
-            let total = pages.len();
-            for (n, (url, items)) in pages.into_iter().enumerate() {
-                if !plan.wants(items) {
-                    continue;
-                }
-                let alternates = self
-                    .paginated_alternates("", n + 1, |c| self.by_lang.get(c).map_or(0, Vec::len));
-                let home = home.clone();
-                self.page(
-                    &mut plan,
-                    url,
-                    code,
-                    "index.html",
-                    Sitemap::Listed(alternates),
-                    move |vars| {
-                        vars.insert("transcripts".into(), self.listing(items));
-                        vars.insert("paginator".into(), self.paginator(&home, n + 1, total));
-                    },
-                )
-                .shows(items);
-            }
-
-            // transcripts
-            for &i in mine {
-                if !plan.wants(&[i]) {
-                    continue;
-                }
-                let t = &self.site.transcripts[i];
-                let alternates: BTreeMap<String, String> = self.groups[t.translation_key.as_str()]
-                    .iter()
-                    .map(|(c, j)| (c.to_string(), self.site.transcripts[*j].url()))
-                    .collect();
-                self.page(
-                    &mut plan,
-                    t.url(),
-                    code,
-                    "transcript.html",
-                    Sitemap::Listed(alternates),
-                    move |vars| {
-                        let mut full = self.summaries[i].clone();
-                        full["content"] = Value::String(self.site.bodies[i].clone());
-                        full["source"] =
-                            Value::String(t.source.to_string_lossy().replace('\\', "/"));
-                        full["video"] = self.video(t);
-                        vars.insert("transcript".into(), full);
-                    },
-                )
-                .shows(&[i]);
-            }
-
-            // topics and speakers
-            let mut topic_items: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-            let mut speaker_items: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-            for &i in mine {
-                let t = &self.site.transcripts[i];
-                for k in &t.topics {
-                    topic_items.entry(k).or_default().push(i);
-                }
-                for s in &t.speakers {
-                    speaker_items.entry(&s.key).or_default().push(i);
-                }
-            }
-            let mut topics: Vec<Value> = topic_items
-                .iter()
-                .map(|(k, items)| json!({"key": k, "name": self.site.topics.name(k, code, &default), "url": format!("/{code}/topics/{k}/"), "count": items.len()}))
-                .collect();
-            topics.sort_by_key(|t| t["name"].as_str().unwrap_or_default().to_lowercase());
-            self.page(
-                &mut plan,
-                format!("/{code}/topics/"),
-                code,
-                "topics.html",
-                Sitemap::Listed(self.every_language("topics/")),
-                move |vars| {
-                    vars.insert("topics".into(), topics.clone().into());
-                },
-            );
-            for (key, items) in topic_items {
-                let topic = Term {
-                    section: "topics",
-                    variable: "topic",
-                    template: "topic.html",
-                    value: json!({"key": key, "name": self.site.topics.name(key, code, &default), "url": format!("/{code}/topics/{key}/")}),
+        // each language's pages on its own core; the plan keeps the languages' order
+        let languages: Vec<Plan<'a>> = config
+            .languages
+            .par_iter()
+            .map(|l| {
+                let mut part = Plan {
+                    jobs: Vec::new(),
+                    sitemap: Vec::new(),
+                    only: plan.only.clone(),
                 };
-                self.term_pages(&mut plan, code, key, topic, items, |c| {
-                    topic_counts.get(&(c, key)).copied().unwrap_or(0)
-                });
-            }
-            let speaker_info = |key: &str, items: &[usize]| {
-                // the newest transcript names the speaker in this language
-                let s = self.site.transcripts[items[0]]
-                    .speakers
-                    .iter()
-                    .find(|s| s.key == key)
-                    .expect("indexed");
-                json!({"key": key, "name": s.name, "role": s.role, "url": format!("/{code}/speakers/{key}/")})
-            };
-            let mut speakers: Vec<Value> = speaker_items
-                .iter()
-                .map(|(k, items)| {
-                    let mut v = speaker_info(k, items);
-                    v["count"] = json!(items.len());
-                    v
-                })
-                .collect();
-            speakers.sort_by_key(|s| s["name"].as_str().unwrap_or_default().to_lowercase());
-            self.page(
-                &mut plan,
-                format!("/{code}/speakers/"),
-                code,
-                "speakers.html",
-                Sitemap::Listed(self.every_language("speakers/")),
-                move |vars| {
-                    vars.insert("speakers".into(), speakers.clone().into());
-                },
-            );
-            for (key, items) in speaker_items {
-                let speaker = Term {
-                    section: "speakers",
-                    variable: "speaker",
-                    template: "speaker.html",
-                    value: speaker_info(key, &items),
-                };
-                self.term_pages(&mut plan, code, key, speaker, items, |c| {
-                    speaker_counts.get(&(c, key)).copied().unwrap_or(0)
-                });
-            }
-
-            // feed, search, 404, account screens
-            let feed_url = format!("{}/{code}/atom.xml", config.base_url);
-            let updated = mine
-                .first()
-                .map(|&i| self.site.transcripts[i].date.to_rfc3339())
-                .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into());
-            self.page(
-                &mut plan,
-                format!("/{code}/atom.xml"),
-                code,
-                "atom.xml",
-                Sitemap::Unlisted(self.every_language("atom.xml")),
-                move |vars| {
-                    vars.insert(
-                        "transcripts".into(),
-                        self.summaries_of(&mine[..mine.len().min(FEED_ENTRIES)]),
-                    );
-                    vars.insert("feed_url".into(), feed_url.as_str().into());
-                    vars.insert("updated".into(), updated.as_str().into());
-                },
-            )
-            .shows(&mine[..mine.len().min(FEED_ENTRIES)]);
-            if config.search {
-                self.page(
-                    &mut plan,
-                    format!("/{code}/search/"),
-                    code,
-                    "search.html",
-                    Sitemap::Listed(self.every_language("search/")),
-                    |_| {},
-                );
-            }
-            self.page(
-                &mut plan,
-                format!("/{code}/404.html"),
-                code,
-                "404.html",
-                Sitemap::Unlisted(self.every_language("404.html")),
-                |_| {},
-            );
-            for template in self.site.theme.templates_under("account/") {
-                let screen = template
-                    .trim_start_matches("account/")
-                    .trim_end_matches(".html");
-                let path = format!("account/{screen}/");
-                self.page(
-                    &mut plan,
-                    format!("/{code}/{path}"),
-                    code,
-                    &template,
-                    Sitemap::Unlisted(self.every_language(&path)),
-                    |_| {},
-                );
-            }
+                self.plan_language(&mut part, l, &topic_counts, &speaker_counts);
+                part
+            })
+            .collect();
+        for part in languages {
+            plan.jobs.extend(part.jobs);
+            plan.sitemap.extend(part.sitemap);
         }
         // site-wide pages in the default language
         let homes: Vec<Value> = config
@@ -1768,6 +1596,207 @@ impl<'a> Planner<'a> {
             |_| {},
         );
         plan
+    }
+
+    /// The pages of language `l` (see [`Self::plan`]); `topic_counts` and `speaker_counts` say
+    /// how many transcripts each language has per topic and speaker.
+    fn plan_language(
+        &'a self,
+        plan: &mut Plan<'a>,
+        l: &'a crate::config::Language,
+        topic_counts: &HashMap<(&str, &str), usize>,
+        speaker_counts: &HashMap<(&str, &str), usize>,
+    ) {
+        let config = self.config();
+        let default = config.default_language.clone();
+        let code = l.code.as_str();
+        let mine: &'a [usize] = self.by_lang.get(code).map(Vec::as_slice).unwrap_or(&[]);
+
+        // home, paginated
+        let home = format!("/{code}/");
+        let pages = self.paginate(&home, mine);
+        let total = pages.len();
+        for (n, (url, items)) in pages.into_iter().enumerate() {
+            if !plan.wants(items) {
+                continue;
+            }
+            let alternates = self
+                .paginated_alternates("", n + 1, |c| self.by_lang.get(c).map_or(0, Vec::len));
+            let home = home.clone();
+            self.page(
+                plan,
+                url,
+                code,
+                "index.html",
+                Sitemap::Listed(alternates),
+                move |vars| {
+                    vars.insert("transcripts".into(), self.listing(items));
+                    vars.insert("paginator".into(), self.paginator(&home, n + 1, total));
+                },
+            )
+            .shows(items);
+        }
+
+        // transcripts
+        for &i in mine {
+            if !plan.wants(&[i]) {
+                continue;
+            }
+            let t = &self.site.transcripts[i];
+            let alternates: BTreeMap<String, String> = self.groups[t.translation_key.as_str()]
+                .iter()
+                .map(|(c, j)| (c.to_string(), self.site.transcripts[*j].url()))
+                .collect();
+            self.page(
+                plan,
+                t.url(),
+                code,
+                "transcript.html",
+                Sitemap::Listed(alternates),
+                move |vars| {
+                    let mut full = self.summaries[i].clone();
+                    full["content"] = Value::String(self.site.bodies[i].clone());
+                    full["source"] =
+                        Value::String(t.source.to_string_lossy().replace('\\', "/"));
+                    full["video"] = self.video(t);
+                    vars.insert("transcript".into(), full);
+                },
+            )
+            .shows(&[i]);
+        }
+
+        // topics and speakers
+        let mut topic_items: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut speaker_items: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &i in mine {
+            let t = &self.site.transcripts[i];
+            for k in &t.topics {
+                topic_items.entry(k).or_default().push(i);
+            }
+            for s in &t.speakers {
+                speaker_items.entry(&s.key).or_default().push(i);
+            }
+        }
+        let mut topics: Vec<Value> = topic_items
+            .iter()
+            .map(|(k, items)| json!({"key": k, "name": self.site.topics.name(k, code, &default), "url": format!("/{code}/topics/{k}/"), "count": items.len()}))
+            .collect();
+        topics.sort_by_key(|t| t["name"].as_str().unwrap_or_default().to_lowercase());
+        self.page(
+            plan,
+            format!("/{code}/topics/"),
+            code,
+            "topics.html",
+            Sitemap::Listed(self.every_language("topics/")),
+            move |vars| {
+                vars.insert("topics".into(), topics.clone().into());
+            },
+        );
+        for (key, items) in topic_items {
+            let topic = Term {
+                section: "topics",
+                variable: "topic",
+                template: "topic.html",
+                value: json!({"key": key, "name": self.site.topics.name(key, code, &default), "url": format!("/{code}/topics/{key}/")}),
+            };
+            self.term_pages(plan, code, key, topic, items, |c| {
+                topic_counts.get(&(c, key)).copied().unwrap_or(0)
+            });
+        }
+        let speaker_info = |key: &str, items: &[usize]| {
+            // the newest transcript names the speaker in this language
+            let s = self.site.transcripts[items[0]]
+                .speakers
+                .iter()
+                .find(|s| s.key == key)
+                .expect("indexed");
+            json!({"key": key, "name": s.name, "role": s.role, "url": format!("/{code}/speakers/{key}/")})
+        };
+        let mut speakers: Vec<Value> = speaker_items
+            .iter()
+            .map(|(k, items)| {
+                let mut v = speaker_info(k, items);
+                v["count"] = json!(items.len());
+                v
+            })
+            .collect();
+        speakers.sort_by_key(|s| s["name"].as_str().unwrap_or_default().to_lowercase());
+        self.page(
+            plan,
+            format!("/{code}/speakers/"),
+            code,
+            "speakers.html",
+            Sitemap::Listed(self.every_language("speakers/")),
+            move |vars| {
+                vars.insert("speakers".into(), speakers.clone().into());
+            },
+        );
+        for (key, items) in speaker_items {
+            let speaker = Term {
+                section: "speakers",
+                variable: "speaker",
+                template: "speaker.html",
+                value: speaker_info(key, &items),
+            };
+            self.term_pages(plan, code, key, speaker, items, |c| {
+                speaker_counts.get(&(c, key)).copied().unwrap_or(0)
+            });
+        }
+
+        // feed, search, 404, account screens
+        let feed_url = format!("{}/{code}/atom.xml", config.base_url);
+        let updated = mine
+            .first()
+            .map(|&i| self.site.transcripts[i].date.to_rfc3339())
+            .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".into());
+        self.page(
+            plan,
+            format!("/{code}/atom.xml"),
+            code,
+            "atom.xml",
+            Sitemap::Unlisted(self.every_language("atom.xml")),
+            move |vars| {
+                vars.insert(
+                    "transcripts".into(),
+                    self.summaries_of(&mine[..mine.len().min(FEED_ENTRIES)]),
+                );
+                vars.insert("feed_url".into(), feed_url.as_str().into());
+                vars.insert("updated".into(), updated.as_str().into());
+            },
+        )
+        .shows(&mine[..mine.len().min(FEED_ENTRIES)]);
+        if config.search {
+            self.page(
+                plan,
+                format!("/{code}/search/"),
+                code,
+                "search.html",
+                Sitemap::Listed(self.every_language("search/")),
+                |_| {},
+            );
+        }
+        self.page(
+            plan,
+            format!("/{code}/404.html"),
+            code,
+            "404.html",
+            Sitemap::Unlisted(self.every_language("404.html")),
+            |_| {},
+        );
+        for template in self.site.theme.templates_under("account/") {
+            let screen = template
+                .trim_start_matches("account/")
+                .trim_end_matches(".html");
+            let path = format!("account/{screen}/");
+            self.page(
+                plan,
+                format!("/{code}/{path}"),
+                code,
+                &template,
+                Sitemap::Unlisted(self.every_language(&path)),
+                |_| {},
+            );
+        }
     }
 
     /// The paginated pages of one topic or speaker (`key`) in language `code`; `count` says how
