@@ -133,10 +133,7 @@ impl I18n {
                     });
                     match arg {
                         Some((close, value)) => {
-                            match value {
-                                Value::String(text) => out.push_str(text),
-                                other => out.push_str(&other.to_string()),
-                            }
+                            out.push_str(&placeholder_text(value));
                             rest = &after[close + 1..];
                         }
                         None => {
@@ -188,6 +185,21 @@ impl I18n {
     pub fn file(&self, lang: &str) -> Option<&Path> {
         self.files.get(lang).map(PathBuf::as_path)
     }
+}
+
+/// How a placeholder's value reads in a translation: a string as it is, anything else as JSON.
+fn placeholder_text(value: &Value) -> Cow<'_, str> {
+    match value {
+        Value::String(text) => Cow::Borrowed(text),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// The `trans_arg` filter: a value as a placeholder of a translation prints it
+/// ([`placeholder_text`]). A folded `trans` call with placeholders prints its arguments with it
+/// (see [`Constant::Placeholders`]).
+fn trans_arg(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    Ok(Value::String(placeholder_text(value).into_owned()))
 }
 
 fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
@@ -427,7 +439,7 @@ fn localize(
     // a name that some template binds (`set`, `for`) is not always the page's variable
     let bound = bound_names(sources);
     let text = |constant: Constant| match constant {
-        Constant::Trans(key) => match i18n.get(lang, key) {
+        Constant::Trans(key) | Constant::Placeholders(key, _) => match i18n.get(lang, key) {
             Some(toml::Value::String(s)) => printed(s),
             _ => None,
         },
@@ -478,14 +490,19 @@ fn new_tera() -> Tera {
     let mut tera = Tera::default();
     tera.autoescape_on(ESCAPED.to_vec());
     tera.set_escape_fn(escape_html);
+    tera.register_filter("trans_arg", trans_arg);
     tera
 }
 
 /// What [`fold_constants`] may replace by its text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Constant<'s> {
     /// `{{ trans(key="k") }}`: no placeholders, no `lang`.
     Trans(&'s str),
+    /// `{{ trans(key="k", n=p.n, …) }}`: placeholders whose values are variables (`name`,
+    /// `name.field…`), no `lang`. Its text is the translation with its `{n}` placeholders still
+    /// in; folding keeps each as `{{ p.n | trans_arg }}`, so only the values are left to render.
+    Placeholders(&'s str, Vec<(&'s str, &'s str)>),
     /// `{{ root.field }}`, outside macros (whose arguments may shadow the page's variables).
     Variable(&'s str, &'s str),
 }
@@ -543,9 +560,14 @@ fn fold_constants(source: &str, text: impl Fn(Constant) -> Option<String>) -> St
         let folded = (close == "}}")
             .then(|| constant_of(inner))
             .flatten()
-            .filter(|c| macros == 0 || matches!(c, Constant::Trans(_)))
-            .and_then(&text)
-            .filter(|t| !t.contains(['{', '}', '\n', '\r']));
+            .filter(|c| macros == 0 || !matches!(c, Constant::Variable(..)))
+            .and_then(|c| {
+                let args = match &c {
+                    Constant::Placeholders(_, args) => args.clone(),
+                    _ => Vec::new(),
+                };
+                fill_placeholders(&text(c)?, &args)
+            });
         match folded {
             Some(t) => out.push_str(&t),
             None => out.push_str(tag),
@@ -565,15 +587,60 @@ fn constant_of(inner: &str) -> Option<Constant<'_>> {
     if let Some(call) = expression.strip_prefix("trans(key=") {
         let call = call.strip_suffix(')')?;
         let quote = call.chars().next().filter(|q| matches!(q, '"' | '\''))?;
-        let key = call.strip_prefix(quote)?.strip_suffix(quote)?;
-        return key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-            .then_some(Constant::Trans(key))
-            .filter(|_| !key.is_empty());
+        let (key, rest) = call[1..].split_once(quote)?;
+        let key_ok = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !key_ok {
+            return None;
+        }
+        if rest.is_empty() {
+            return Some(Constant::Trans(key));
+        }
+        // `, name=path, …`: each value a variable, so the call has no other effect
+        let args = rest
+            .strip_prefix(',')?
+            .split(',')
+            .map(|arg| {
+                let (name, value) = arg.split_once('=')?;
+                let (name, value) = (name.trim(), value.trim());
+                let path = value.split('.').all(is_identifier);
+                (is_identifier(name) && !matches!(name, "key" | "lang") && path)
+                    .then_some((name, value))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        return Some(Constant::Placeholders(key, args));
     }
     let (root, field) = expression.split_once('.')?;
     (is_identifier(root) && is_identifier(field)).then_some(Constant::Variable(root, field))
+}
+
+/// What a folded constant of `text` puts in the template: the text itself, with each `{name}`
+/// of `args` (name, variable) as `{{ variable | trans_arg }}`. `None`, to leave the expression
+/// as written, when a brace is left that is no such placeholder (it could read as tera syntax),
+/// when an argument is never used (the call would still evaluate it, and fail if it is not
+/// defined), or on a line break (it would move the lines of later errors).
+fn fill_placeholders(text: &str, args: &[(&str, &str)]) -> Option<String> {
+    if text.contains(['\n', '\r']) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 32 * args.len());
+    let mut used = vec![false; args.len()];
+    let mut rest = text;
+    while let Some(open) = rest.find(['{', '}']) {
+        let after = rest[open..].strip_prefix('{')?;
+        let close = after.find('}')?;
+        let i = args.iter().position(|(name, _)| *name == &after[..close])?;
+        used[i] = true;
+        out.push_str(&rest[..open]);
+        out.push_str("{{ ");
+        out.push_str(args[i].1);
+        out.push_str(" | trans_arg }}");
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    used.iter().all(|&u| u).then_some(out)
 }
 
 /// A tera variable name: a letter or `_`, then letters, digits or `_`.
@@ -856,8 +923,8 @@ mod tests {
         let i18n = I18n::parse(
             "en",
             [
-                ("en", PathBuf::from("en.toml"), "[nav]\nhome = \"Home\"\nbrand = \"<Tom & \\\"Jerry\\\">\"\nbraces = \"{{ oops }}\"\nonly_en = \"English only\"\n"),
-                ("fr", PathBuf::from("fr.toml"), "[nav]\nhome = \"Accueil\"\nbrand = \"L'équipe\"\nbraces = \"{{ oups }}\"\n"),
+                ("en", PathBuf::from("en.toml"), "[nav]\nhome = \"Home\"\nbrand = \"<Tom & \\\"Jerry\\\">\"\nbraces = \"{{ oops }}\"\nonly_en = \"English only\"\npage = \"Page {n} of {total} & more\"\nhello = \"Hi {name}\"\nodd = \"{n} and {other}\"\n"),
+                ("fr", PathBuf::from("fr.toml"), "[nav]\nhome = \"Accueil\"\nbrand = \"L'équipe\"\nbraces = \"{{ oups }}\"\npage = \"{total} pages, voici l'{n}\"\nhello = \"Salut {name}, {name}\"\n"),
             ],
         )
         .unwrap();
@@ -892,7 +959,7 @@ mod tests {
                 "title": "Tom & <Jerry>", "base_url": "https://example.org", "search": true,
                 "code": "S", "langs": [{"code": "de"}, {"code": "it"}],
             },
-            "lang": {"code": lang, "dir": "ltr", "braces": "{{ x }}", "rank": 1},
+            "lang": {"code": lang, "dir": "ltr", "braces": "{{ x }}", "rank": 1, "ratio": 2.0, "none": null},
         });
         vars.as_object().unwrap().clone()
     }
@@ -941,7 +1008,7 @@ mod tests {
                 Some(toml::Value::String(s)) => Some(escape_html(s)),
                 _ => None,
             },
-            Constant::Variable(..) => None,
+            Constant::Variable(..) | Constant::Placeholders(..) => None,
         });
         assert_eq!(
             text,
@@ -998,7 +1065,7 @@ mod tests {
             Constant::Variable(root, field) => {
                 variables("fr")[root][field].as_str().map(escape_html)
             }
-            Constant::Trans(_) => None,
+            Constant::Trans(_) | Constant::Placeholders(..) => None,
         });
         assert_eq!(fold, format!("{html}{kept}"));
         // folding goes on after the end of a raw block
@@ -1037,10 +1104,48 @@ mod tests {
         let fold = fold_constants(macros, |c| match c {
             Constant::Trans(_) => Some("Home".into()),
             Constant::Variable(..) => Some("en".into()),
+            Constant::Placeholders(..) => None,
         });
         assert_eq!(
             fold,
             "{% macro m(lang) %}Home{{ lang.code }}{% endmacro m %}"
+        );
+    }
+
+    #[test]
+    fn translations_with_placeholders_are_folded_around_their_values() {
+        let page = "{{ trans(key=\"nav.page\", n=lang.rank, total=site.title) }}|{% for l in site.langs %}{{ trans(key=\"nav.hello\", name=l.code) }}{% endfor %}|{{ trans(key='nav.hello', name=lang.ratio) }}|{{ trans(key=\"nav.hello\", name=lang.none) }}|{{ trans(key=\"nav.hello\", name=site.langs) }}|{{ trans(key=\"nav.hello\", name=site.search) }}|{{ trans(key=\"nav.odd\", n=lang.rank) }}|{{ trans(key=\"nav.hello\", name=\"x\") }}|{{ trans(key=\"nav.hello\", name=lang.code, lang=\"fr\") }}";
+        let sources = [
+            ("page.html", page),
+            ("plain.txt", "{{ trans(key=\"nav.page\", n=lang.rank, total=site.title) }}"),
+            // an argument the text never uses is still evaluated by the call: here it fails
+            ("unused.html", "{{ trans(key=\"nav.home\", n=nothing.here) }}"),
+            ("missing.html", "{{ trans(key=\"nav.hello\", name=nothing.here) }}"),
+        ];
+        let names = ["page.html", "plain.txt", "unused.html", "missing.html"];
+        let folded = folded_as_written(&sources, &["en", "fr"], &names);
+        assert_eq!(
+            render(&folded, "en", "page.html"),
+            "Page 1 of Tom &amp; &lt;Jerry&gt; &amp; more|Hi deHi it|Hi 2.0|Hi null|Hi [{&quot;code&quot;:&quot;de&quot;},{&quot;code&quot;:&quot;it&quot;}]|Hi true|1 and {other}|Hi x|Salut en, en"
+        );
+        assert_eq!(render(&folded, "en", "plain.txt"), "Page 1 of Tom & <Jerry> & more");
+        assert!(try_render(&folded, "fr", "unused.html").is_err());
+        assert!(try_render(&folded, "en", "missing.html").is_err());
+        // what is folded: the text around the placeholders, escaped; the values print at render
+        let text = |c: Constant| match c {
+            Constant::Trans(k) | Constant::Placeholders(k, _) => match folded.i18n.get("fr", k) {
+                Some(toml::Value::String(s)) => Some(escape_html(s)),
+                _ => None,
+            },
+            Constant::Variable(..) => None,
+        };
+        assert_eq!(
+            fold_constants(page, text),
+            "{{ site.title | trans_arg }} pages, voici l&#x27;{{ lang.rank | trans_arg }}|{% for l in site.langs %}Salut {{ l.code | trans_arg }}, {{ l.code | trans_arg }}{% endfor %}|Salut {{ lang.ratio | trans_arg }}, {{ lang.ratio | trans_arg }}|Salut {{ lang.none | trans_arg }}, {{ lang.none | trans_arg }}|Salut {{ site.langs | trans_arg }}, {{ site.langs | trans_arg }}|Salut {{ site.search | trans_arg }}, {{ site.search | trans_arg }}|{{ trans(key=\"nav.odd\", n=lang.rank) }}|{{ trans(key=\"nav.hello\", name=\"x\") }}|{{ trans(key=\"nav.hello\", name=lang.code, lang=\"fr\") }}"
+        );
+        assert_eq!(
+            fold_constants("{{ trans(key=\"nav.home\", n=nothing.here) }}", text),
+            "{{ trans(key=\"nav.home\", n=nothing.here) }}"
         );
     }
 
