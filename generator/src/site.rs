@@ -1202,6 +1202,13 @@ type MakeContext<'p> = Box<dyn Fn() -> tera::Context + Send + Sync + 'p>;
 /// straight into this map: `Context::insert` would serialize each one again.
 type Variables = Map<String, Value>;
 
+/// A JSON object of `fields`, each value moved in: `json!` would run every value through the
+/// serializer once more, copying each nested array and object (a summary is built for each of
+/// tens of thousands of transcripts, a video for each transcript page).
+fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
 /// The tera context made of complete `vars`, moved, not copied.
 fn into_context(vars: Variables) -> tera::Context {
     tera::Context::from_value(Value::Object(vars)).expect("an object is a context")
@@ -1418,29 +1425,43 @@ impl<'a> Planner<'a> {
                     .groups
                     .get(t.translation_key.as_str())?
                     .get(l.code.as_str())?;
-                Some(json!({"code": l.code, "name": l.name, "url": self.site.transcripts[i].url()}))
+                Some(object([
+                    ("code", l.code.clone().into()),
+                    ("name", l.name.clone().into()),
+                    ("url", self.site.transcripts[i].url().into()),
+                ]))
             })
             .collect();
-        json!({
-            "title": t.title,
-            "url": t.url(),
-            "date": t.date.to_rfc3339(),
-            "date_display": self.site.theme.i18n.format_date(&t.lang, &t.date).unwrap_or_default(),
-            "kind": t.kind,
-            "delivery": t.delivery,
-            "summary": t.summary,
-            "location": t.location,
-            "event": t.event,
-            "speakers": t.speakers.iter().map(|s| json!({
-                "key": s.key, "name": s.name, "role": s.role,
-                "url": format!("/{}/speakers/{}/", t.lang, s.key),
-            })).collect::<Vec<_>>(),
-            "topics": t.topics.iter().map(|k| json!({
-                "key": k, "name": self.site.topics.name(k, &t.lang, default),
-                "url": format!("/{}/topics/{k}/", t.lang),
-            })).collect::<Vec<_>>(),
-            "translations": translations,
-        })
+        let speakers = t.speakers.iter().map(|s| {
+            object([
+                ("key", s.key.clone().into()),
+                ("name", s.name.clone().into()),
+                ("role", s.role.clone().into()),
+                ("url", format!("/{}/speakers/{}/", t.lang, s.key).into()),
+            ])
+        });
+        let topics = t.topics.iter().map(|k| {
+            object([
+                ("key", k.clone().into()),
+                ("name", self.site.topics.name(k, &t.lang, default).into()),
+                ("url", format!("/{}/topics/{k}/", t.lang).into()),
+            ])
+        });
+        let date_display = self.site.theme.i18n.format_date(&t.lang, &t.date);
+        object([
+            ("title", t.title.clone().into()),
+            ("url", t.url().into()),
+            ("date", t.date.to_rfc3339().into()),
+            ("date_display", date_display.unwrap_or_default().into()),
+            ("kind", json!(t.kind)),
+            ("delivery", json!(t.delivery)),
+            ("summary", t.summary.clone().into()),
+            ("location", t.location.clone().into()),
+            ("event", t.event.clone().into()),
+            ("speakers", speakers.collect()),
+            ("topics", topics.collect()),
+            ("translations", translations.into()),
+        ])
     }
 
     /// The variables every page gets.
@@ -1901,17 +1922,24 @@ impl<'a> Planner<'a> {
             return Value::Null;
         };
         let (poster, preview) = self.media.get(&v.id).cloned().unwrap_or_default();
-        json!({
-            "id": v.id,
-            "duration": v.duration,
-            "duration_display": format_timecode(v.duration),
-            "poster_url": poster,
-            "preview_url": preview,
-            "parts": v.parts.iter().map(|p| json!({
-                "key": p.key, "title": p.title, "start": p.start, "end": p.end,
-                "start_display": p.start_display(), "end_display": p.end_display(),
-            })).collect::<Vec<_>>(),
-        })
+        let parts = v.parts.iter().map(|p| {
+            object([
+                ("key", p.key.clone().into()),
+                ("title", p.title.clone().into()),
+                ("start", p.start.into()),
+                ("end", p.end.into()),
+                ("start_display", p.start_display().into()),
+                ("end_display", p.end_display().into()),
+            ])
+        });
+        object([
+            ("id", v.id.clone().into()),
+            ("duration", v.duration.into()),
+            ("duration_display", format_timecode(v.duration).into()),
+            ("poster_url", poster.into()),
+            ("preview_url", preview.into()),
+            ("parts", parts.collect()),
+        ])
     }
 
     /// `sitemap.xml` with `xhtml:link` alternates (and `x-default`) for translated pages.
