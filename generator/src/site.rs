@@ -1206,7 +1206,12 @@ type Variables = Map<String, Value>;
 /// serializer once more, copying each nested array and object (a summary is built for each of
 /// tens of thousands of transcripts, a video for each transcript page).
 fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 /// The tera context made of complete `vars`, moved, not copied.
@@ -1648,8 +1653,8 @@ impl<'a> Planner<'a> {
             if !plan.wants(items) {
                 continue;
             }
-            let alternates = self
-                .paginated_alternates("", n + 1, |c| self.by_lang.get(c).map_or(0, Vec::len));
+            let alternates =
+                self.paginated_alternates("", n + 1, |c| self.by_lang.get(c).map_or(0, Vec::len));
             let home = home.clone();
             self.page(
                 plan,
@@ -1684,8 +1689,7 @@ impl<'a> Planner<'a> {
                 move |vars| {
                     let mut full = self.summaries[i].clone();
                     full["content"] = Value::String(self.site.bodies[i].clone());
-                    full["source"] =
-                        Value::String(t.source.to_string_lossy().replace('\\', "/"));
+                    full["source"] = Value::String(t.source.to_string_lossy().replace('\\', "/"));
                     full["video"] = self.video(t);
                     vars.insert("transcript".into(), full);
                 },

@@ -1117,10 +1117,19 @@ mod tests {
         let page = "{{ trans(key=\"nav.page\", n=lang.rank, total=site.title) }}|{% for l in site.langs %}{{ trans(key=\"nav.hello\", name=l.code) }}{% endfor %}|{{ trans(key='nav.hello', name=lang.ratio) }}|{{ trans(key=\"nav.hello\", name=lang.none) }}|{{ trans(key=\"nav.hello\", name=site.langs) }}|{{ trans(key=\"nav.hello\", name=site.search) }}|{{ trans(key=\"nav.odd\", n=lang.rank) }}|{{ trans(key=\"nav.hello\", name=\"x\") }}|{{ trans(key=\"nav.hello\", name=lang.code, lang=\"fr\") }}";
         let sources = [
             ("page.html", page),
-            ("plain.txt", "{{ trans(key=\"nav.page\", n=lang.rank, total=site.title) }}"),
+            (
+                "plain.txt",
+                "{{ trans(key=\"nav.page\", n=lang.rank, total=site.title) }}",
+            ),
             // an argument the text never uses is still evaluated by the call: here it fails
-            ("unused.html", "{{ trans(key=\"nav.home\", n=nothing.here) }}"),
-            ("missing.html", "{{ trans(key=\"nav.hello\", name=nothing.here) }}"),
+            (
+                "unused.html",
+                "{{ trans(key=\"nav.home\", n=nothing.here) }}",
+            ),
+            (
+                "missing.html",
+                "{{ trans(key=\"nav.hello\", name=nothing.here) }}",
+            ),
         ];
         let names = ["page.html", "plain.txt", "unused.html", "missing.html"];
         let folded = folded_as_written(&sources, &["en", "fr"], &names);
@@ -1128,7 +1137,10 @@ mod tests {
             render(&folded, "en", "page.html"),
             "Page 1 of Tom &amp; &lt;Jerry&gt; &amp; more|Hi deHi it|Hi 2.0|Hi null|Hi [{&quot;code&quot;:&quot;de&quot;},{&quot;code&quot;:&quot;it&quot;}]|Hi true|1 and {other}|Hi x|Salut en, en"
         );
-        assert_eq!(render(&folded, "en", "plain.txt"), "Page 1 of Tom & <Jerry> & more");
+        assert_eq!(
+            render(&folded, "en", "plain.txt"),
+            "Page 1 of Tom & <Jerry> & more"
+        );
         assert!(try_render(&folded, "fr", "unused.html").is_err());
         assert!(try_render(&folded, "en", "missing.html").is_err());
         // what is folded: the text around the placeholders, escaped; the values print at render
