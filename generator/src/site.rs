@@ -1287,15 +1287,31 @@ enum Sitemap {
     Unlisted(BTreeMap<String, String>),
 }
 
-/// A topic or a speaker, for its paginated pages.
-struct Term {
-    /// URL section: `topics` or `speakers`.
+/// Topics or speakers: where their pages are and what their templates are called.
+struct Terms {
+    /// URL section, and the variable of the index page's list: `topics` or `speakers`.
     section: &'static str,
-    /// Template variable holding `value`: `topic` or `speaker`.
+    /// The index page's template: `topics.html` or `speakers.html`.
+    index: &'static str,
+    /// The variable holding the term on its own pages: `topic` or `speaker`.
     variable: &'static str,
+    /// A term's paginated pages' template: `topic.html` or `speaker.html`.
     template: &'static str,
-    value: Value,
 }
+
+const TOPICS: Terms = Terms {
+    section: "topics",
+    index: "topics.html",
+    variable: "topic",
+    template: "topic.html",
+};
+
+const SPEAKERS: Terms = Terms {
+    section: "speakers",
+    index: "speakers.html",
+    variable: "speaker",
+    template: "speaker.html",
+};
 
 /// Builds the page list and contexts from a loaded site.
 struct Planner<'a> {
@@ -1709,32 +1725,8 @@ impl<'a> Planner<'a> {
                 speaker_items.entry(&s.key).or_default().push(i);
             }
         }
-        let mut topics: Vec<Value> = topic_items
-            .iter()
-            .map(|(k, items)| json!({"key": k, "name": self.site.topics.name(k, code, &default), "url": format!("/{code}/topics/{k}/"), "count": items.len()}))
-            .collect();
-        topics.sort_by_key(|t| t["name"].as_str().unwrap_or_default().to_lowercase());
-        self.page(
-            plan,
-            format!("/{code}/topics/"),
-            code,
-            "topics.html",
-            Sitemap::Listed(self.every_language("topics/")),
-            move |vars| {
-                vars.insert("topics".into(), topics.clone().into());
-            },
-        );
-        for (key, items) in topic_items {
-            let topic = Term {
-                section: "topics",
-                variable: "topic",
-                template: "topic.html",
-                value: json!({"key": key, "name": self.site.topics.name(key, code, &default), "url": format!("/{code}/topics/{key}/")}),
-            };
-            self.term_pages(plan, code, key, topic, items, |c| {
-                topic_counts.get(&(c, key)).copied().unwrap_or(0)
-            });
-        }
+        let topic_info = |key: &str, _: &[usize]| json!({"key": key, "name": self.site.topics.name(key, code, &default), "url": format!("/{code}/topics/{key}/")});
+        self.terms(plan, code, &TOPICS, topic_items, topic_info, topic_counts);
         let speaker_info = |key: &str, items: &[usize]| {
             // the newest transcript names the speaker in this language
             let s = self.site.transcripts[items[0]]
@@ -1744,36 +1736,14 @@ impl<'a> Planner<'a> {
                 .expect("indexed");
             json!({"key": key, "name": s.name, "role": s.role, "url": format!("/{code}/speakers/{key}/")})
         };
-        let mut speakers: Vec<Value> = speaker_items
-            .iter()
-            .map(|(k, items)| {
-                let mut v = speaker_info(k, items);
-                v["count"] = json!(items.len());
-                v
-            })
-            .collect();
-        speakers.sort_by_key(|s| s["name"].as_str().unwrap_or_default().to_lowercase());
-        self.page(
+        self.terms(
             plan,
-            format!("/{code}/speakers/"),
             code,
-            "speakers.html",
-            Sitemap::Listed(self.every_language("speakers/")),
-            move |vars| {
-                vars.insert("speakers".into(), speakers.clone().into());
-            },
+            &SPEAKERS,
+            speaker_items,
+            speaker_info,
+            speaker_counts,
         );
-        for (key, items) in speaker_items {
-            let speaker = Term {
-                section: "speakers",
-                variable: "speaker",
-                template: "speaker.html",
-                value: speaker_info(key, &items),
-            };
-            self.term_pages(plan, code, key, speaker, items, |c| {
-                speaker_counts.get(&(c, key)).copied().unwrap_or(0)
-            });
-        }
 
         // feed, search, 404, account screens
         let feed_url = format!("{}/{code}/atom.xml", config.base_url);
@@ -1831,41 +1801,68 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// The paginated pages of one topic or speaker (`key`) in language `code`; `count` says how
-    /// many transcripts a language has under that key, for the alternates of each page.
-    fn term_pages(
+    /// The index page of every topic or speaker (`kind`) of language `code`, sorted by name
+    /// with each one's count, then each one's paginated pages. `items` are the transcripts per
+    /// key, `info` the variable describing a key, `counts` how many transcripts each language
+    /// has per key: page n of a key has an alternate in a language only if that language has n
+    /// pages of it.
+    fn terms(
         &'a self,
         plan: &mut Plan<'a>,
         code: &str,
-        key: &str,
-        term: Term,
-        items: Vec<usize>,
-        count: impl Fn(&str) -> usize,
+        kind: &Terms,
+        items: BTreeMap<&str, Vec<usize>>,
+        info: impl Fn(&str, &[usize]) -> Value,
+        counts: &HashMap<(&str, &str), usize>,
     ) {
-        let base = format!("/{code}/{}/{key}/", term.section);
-        let pages = self.paginate_owned(&base, items);
-        let total = pages.len();
-        for (n, (url, list)) in pages.into_iter().enumerate() {
-            if !plan.wants(&list) {
-                continue;
+        let mut index: Vec<Value> = items
+            .iter()
+            .map(|(key, list)| {
+                let mut v = info(key, list);
+                v["count"] = json!(list.len());
+                v
+            })
+            .collect();
+        index.sort_by_key(|v| v["name"].as_str().unwrap_or_default().to_lowercase());
+        let section = kind.section;
+        self.page(
+            plan,
+            format!("/{code}/{section}/"),
+            code,
+            kind.index,
+            Sitemap::Listed(self.every_language(&format!("{section}/"))),
+            move |vars| {
+                vars.insert(section.into(), index.clone().into());
+            },
+        );
+        for (key, list) in items {
+            let value = info(key, &list);
+            let base = format!("/{code}/{section}/{key}/");
+            let pages = self.paginate_owned(&base, list);
+            let total = pages.len();
+            let count = |c: &str| counts.get(&(c, key)).copied().unwrap_or(0);
+            for (n, (url, list)) in pages.into_iter().enumerate() {
+                if !plan.wants(&list) {
+                    continue;
+                }
+                let alternates =
+                    self.paginated_alternates(&format!("{section}/{key}/"), n + 1, count);
+                let (base, value, shows) = (base.clone(), value.clone(), list.clone());
+                let variable = kind.variable;
+                self.page(
+                    plan,
+                    url,
+                    code,
+                    kind.template,
+                    Sitemap::Listed(alternates),
+                    move |vars| {
+                        vars.insert(variable.into(), value.clone());
+                        vars.insert("transcripts".into(), self.listing(&list));
+                        vars.insert("paginator".into(), self.paginator(&base, n + 1, total));
+                    },
+                )
+                .shows(&shows);
             }
-            let alternates =
-                self.paginated_alternates(&format!("{}/{key}/", term.section), n + 1, &count);
-            let (base, value, shows) = (base.clone(), term.value.clone(), list.clone());
-            let variable = term.variable;
-            self.page(
-                plan,
-                url,
-                code,
-                term.template,
-                Sitemap::Listed(alternates),
-                move |vars| {
-                    vars.insert(variable.into(), value.clone());
-                    vars.insert("transcripts".into(), self.listing(&list));
-                    vars.insert("paginator".into(), self.paginator(&base, n + 1, total));
-                },
-            )
-            .shows(&shows);
         }
     }
 
