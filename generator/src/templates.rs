@@ -508,15 +508,18 @@ enum Constant<'s> {
 }
 
 /// Replaces each constant expression of a template (a whole `{{ … }}` without whitespace
-/// control, see [`Constant`]) by `text(constant)`, the string it would print. A page has some
-/// thirty translations (labels, navigation, headings) and fifteen `lang.code`-like fields that
-/// are the same on every page of a language; evaluating them once per language instead of once
-/// per page took 8 %, then another 7 %, off a build's CPU time.
+/// control, see [`Constant`]) by `text(constant)`, the string it would print; for a call with
+/// placeholders, the string around them, each placeholder left to print its value (see
+/// [`fill_placeholders`]). A page has some thirty translations (labels, navigation, headings)
+/// and fifteen `lang.code`-like fields that are the same on every page of a language, and a
+/// dozen translations whose placeholders are variables; evaluating the constant parts once per
+/// language instead of once per page took 8 %, another 7 %, then 3 % off a build's CPU time.
 ///
 /// Left to run at render time, so they behave exactly as written: a constant `text` does not
-/// know (a missing key fails the render, naming the template and line), a text with a brace or
-/// a line break (it could read as tera syntax, or move the lines of later errors), and anything
-/// inside `{% raw %}` or a `{# comment #}`.
+/// know (a missing key fails the render, naming the template and line), a text with a brace
+/// that is no placeholder or a line break (it could read as tera syntax, or move the lines of
+/// later errors), an argument the text does not use, and anything inside `{% raw %}` or a
+/// `{# comment #}`.
 fn fold_constants(source: &str, text: impl Fn(Constant) -> Option<String>) -> String {
     let mut out = String::with_capacity(source.len());
     let mut rest = source;
