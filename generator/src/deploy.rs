@@ -720,19 +720,11 @@ fn media_dir(root: &Path) -> Result<PathBuf, DeployError> {
     let dir = match std::fs::read_to_string(&path) {
         Ok(text) => {
             // Only `[media]` matters here; the generator's config module validates the rest.
-            let value: toml::Value =
-                text.parse()
-                    .map_err(|e: toml::de::Error| DeployError::Config {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
             let cfg: MediaConfigFile =
-                value
-                    .try_into()
-                    .map_err(|e: toml::de::Error| DeployError::Config {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
+                toml::from_str(&text).map_err(|e: toml::de::Error| DeployError::Config {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
             cfg.media.dir
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => default_media_dir(),
