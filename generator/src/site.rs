@@ -340,7 +340,7 @@ impl LiveSite {
                 return Ok(None);
             };
             let old = &self.site.transcripts[i];
-            let Ok(text) = std::fs::read_to_string(root.join(rel)) else {
+            let Ok(text) = content::read_source(root, rel) else {
                 return Ok(None);
             };
             let folder = Path::new("content").join(&old.lang);
@@ -452,8 +452,7 @@ impl Site {
         let parsed: Vec<Result<Transcript, Vec<Diagnostic>>> = files
             .par_iter()
             .map(|(rel, lang, key_path)| {
-                let text = std::fs::read_to_string(root.join(rel))
-                    .map_err(|e| vec![Diagnostic::io(rel, "read", &e)])?;
+                let text = content::read_source(&root, rel).map_err(|d| vec![d])?;
                 content::parse_transcript(rel, text, lang, key_path, &topics)
             })
             .collect();

@@ -173,6 +173,25 @@ fn malformed_toml_is_located() {
 }
 
 #[test]
+fn a_file_that_is_not_utf8_is_located() {
+    let dir = site(None);
+    // "Café" saved as Latin-1, the way an old editor might
+    std::fs::write(
+        dir.path().join("content/en/latin1.md"),
+        b"+++\ntitle = \"Caf\xe9\"\n+++\n",
+    )
+    .unwrap();
+    let e = build(&BuildOptions::new(dir.path()))
+        .expect_err("the build must fail")
+        .to_string();
+    assert!(
+        e.contains("content/en/latin1.md:2:13: this file is not UTF-8 text (byte 0xE9)"),
+        "{e}"
+    );
+    assert!(e.contains("hint: save it as UTF-8"), "{e}");
+}
+
+#[test]
 fn unknown_field_suggests_the_right_one() {
     let e = build_error("unknown_field");
     assert!(
