@@ -666,36 +666,12 @@ impl Site {
             ),
         ];
         let paths: Vec<String> = plan.jobs.iter().map(|j| output_path(&j.url)).collect();
-        if let Some(dir) = out {
-            // the few site-wide files and copies; each page makes its own folder when written
-            let parents: BTreeSet<PathBuf> = files
-                .iter()
-                .map(|(p, _)| p.as_str())
-                .chain(copies.iter().map(|(_, d)| d.as_str()))
-                .filter_map(|rel| dir.join(rel).parent().map(Path::to_path_buf))
-                .collect();
-            for p in &parents {
-                std::fs::create_dir_all(p)
-                    .map_err(|e| BuildErrors::new(vec![Diagnostic::io(p, "create folder", &e)]))?;
-            }
-        }
+        // Every file makes its own folder as it is written (one per transcript: tens of
+        // thousands), by the worker that writes it, on every core.
         let write = |rel: &str, bytes: &[u8]| -> Result<(), Diagnostic> {
-            match out {
-                Some(dir) => std::fs::write(dir.join(rel), bytes)
-                    .map_err(|e| Diagnostic::io(&dir.join(rel), "write", &e)),
-                None => Ok(()),
-            }
-        };
-        // A page's folder (one per transcript: tens of thousands) is made by the worker that
-        // writes the page, on every core and in the same pass; `create_dir_all` is one mkdir
-        // when the parent exists, and tolerates another worker making a shared ancestor first.
-        let write_page = |rel: &str, bytes: &[u8]| -> Result<(), Diagnostic> {
             let Some(dir) = out else { return Ok(()) };
             let path = dir.join(rel);
-            if let Some(folder) = path.parent() {
-                std::fs::create_dir_all(folder)
-                    .map_err(|e| Diagnostic::io(folder, "create folder", &e))?;
-            }
+            make_parent(&path)?;
             std::fs::write(&path, bytes).map_err(|e| Diagnostic::io(&path, "write", &e))
         };
 
@@ -708,7 +684,7 @@ impl Site {
                     let context = (job.context)();
                     let result = renderers[job.lang.as_str()]
                         .render(&job.template, &context)
-                        .and_then(|html| write_page(path, &html));
+                        .and_then(|html| write(path, &html));
                     if let Some(bar) = &bar {
                         bar.inc(1);
                     }
@@ -729,9 +705,12 @@ impl Site {
                 copies
                     .par_iter()
                     .filter_map(|(src, rel)| {
-                        std::fs::copy(src, dir.join(rel))
-                            .err()
-                            .map(|e| Diagnostic::io(src, "copy", &e))
+                        let dest = dir.join(rel);
+                        make_parent(&dest).err().or_else(|| {
+                            std::fs::copy(src, &dest)
+                                .err()
+                                .map(|e| Diagnostic::io(src, "copy", &e))
+                        })
                     })
                     .collect::<Vec<_>>(),
             );
@@ -1077,6 +1056,17 @@ fn labels<'t>(theme: Option<&'t Theme>, lang: &str) -> markdown::Labels<'t> {
     markdown::Labels {
         notes: get("transcript.notes"),
         back: get("transcript.footnote_back"),
+    }
+}
+
+/// Makes the folder `path` goes in. `create_dir_all` is one mkdir when the parent exists, and
+/// tolerates another worker making a shared ancestor first.
+fn make_parent(path: &Path) -> Result<(), Diagnostic> {
+    match path.parent() {
+        Some(folder) => {
+            std::fs::create_dir_all(folder).map_err(|e| Diagnostic::io(folder, "create folder", &e))
+        }
+        None => Ok(()),
     }
 }
 
