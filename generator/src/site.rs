@@ -1804,10 +1804,17 @@ impl<'a> Planner<'a> {
         info: impl Fn(&str, &[usize]) -> Value,
         counts: &HashMap<(&str, &str), usize>,
     ) {
-        let mut index: Vec<Value> = items
-            .iter()
+        let described: Vec<(&str, Vec<usize>, Value)> = items
+            .into_iter()
             .map(|(key, list)| {
-                let mut v = info(key, list);
+                let value = info(key, &list);
+                (key, list, value)
+            })
+            .collect();
+        let mut index: Vec<Value> = described
+            .iter()
+            .map(|(_, list, value)| {
+                let mut v = value.clone();
                 v["count"] = json!(list.len());
                 v
             })
@@ -1824,8 +1831,7 @@ impl<'a> Planner<'a> {
                 vars.insert(section.into(), index.clone().into());
             },
         );
-        for (key, list) in items {
-            let value = info(key, &list);
+        for (key, list, value) in described {
             let base = format!("/{code}/{section}/{key}/");
             let pages = self.paginate_owned(&base, list);
             let total = pages.len();
