@@ -1508,8 +1508,8 @@ impl<'a> Planner<'a> {
             .iter()
             .filter(|l| l.code != lang)
             .map(|l| match alternates.get(&l.code) {
-                Some(u) => json!({"code": l.code, "name": l.name, "url": u, "available": true}),
-                None => json!({"code": l.code, "name": l.name, "url": format!("/{}/", l.code), "available": false}),
+                Some(u) => json!({"code": l.code, "name": l.name, "dir": l.dir, "url": u, "available": true}),
+                None => json!({"code": l.code, "name": l.name, "dir": l.dir, "url": format!("/{}/", l.code), "available": false}),
             })
             .collect();
         vars.insert("switcher".into(), switcher.into());

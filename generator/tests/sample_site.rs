@@ -310,3 +310,51 @@ fn the_navigation_marks_the_current_page_and_section() {
     let transcript = nav("en/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
     assert!(!transcript.contains("aria-current"), "{transcript}");
 }
+
+/// A page missing in a language tells that language's readers so in their language, marked with
+/// its `lang`, and links to its home; the switcher's entries speak the language they link to.
+#[test]
+fn a_missing_translation_is_announced_in_the_missing_language() {
+    let site = build_sample();
+    let read = |rel: &str| std::fs::read_to_string(site.out.join(rel)).unwrap();
+    let fr_only = read("fr/transcripts/2018/12/03/point-de-presse-securite-maritime/index.html");
+    assert!(
+        fr_only.contains(
+            "<p class=\"notice\" role=\"note\" lang=\"en\" dir=\"ltr\">This page does not exist in English. \
+             <a href=\"/en/\" hreflang=\"en\">Go to the English home page</a></p>"
+        ),
+        "{fr_only}"
+    );
+    assert!(!fr_only.contains("Cette page n’existe pas"), "{fr_only}");
+    let en_only = read("en/transcripts/2018/11/12/statement-western-balkans-partners/index.html");
+    assert!(
+        en_only.contains("lang=\"fr\" dir=\"ltr\">Cette page n’existe pas en français. <a href=\"/fr/\" hreflang=\"fr\">Aller à l’accueil en français</a>"),
+        "{en_only}"
+    );
+    let both = read("fr/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
+    assert!(
+        both.contains("lang=\"en\" title=\"Read this page in English\">English</a>"),
+        "{both}"
+    );
+    assert!(
+        !both.contains("class=\"notice\" role=\"note\""),
+        "translated: no notice"
+    );
+}
+
+/// The delivery badge says what the status means in each language ("as delivered" is not "check
+/// against delivery").
+#[test]
+fn the_delivery_status_reads_right_in_french() {
+    let site = build_sample();
+    let page = |lang: &str| {
+        std::fs::read_to_string(
+            site.out
+                .join(lang)
+                .join("transcripts/2018/04/26/pre-ministerial-press-conference/index.html"),
+        )
+        .unwrap()
+    };
+    assert!(page("en").contains("data-delivery=\"as-delivered\">As delivered</span>"));
+    assert!(page("fr").contains("data-delivery=\"as-delivered\">Texte tel que prononcé</span>"));
+}
