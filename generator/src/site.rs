@@ -1507,9 +1507,13 @@ impl<'a> Planner<'a> {
             .languages
             .iter()
             .filter(|l| l.code != lang)
-            .map(|l| match alternates.get(&l.code) {
-                Some(u) => json!({"code": l.code, "name": l.name, "dir": l.dir, "url": u, "available": true}),
-                None => json!({"code": l.code, "name": l.name, "dir": l.dir, "url": format!("/{}/", l.code), "available": false}),
+            .map(|l| {
+                // without a translation, the entry links to that language's home
+                let (url, available) = match alternates.get(&l.code) {
+                    Some(u) => (u.clone(), true),
+                    None => (format!("/{}/", l.code), false),
+                };
+                json!({"code": l.code, "name": l.name, "dir": l.dir, "url": url, "available": available})
             })
             .collect();
         vars.insert("switcher".into(), switcher.into());

@@ -19,6 +19,14 @@ struct Built {
     out: PathBuf,
 }
 
+impl Built {
+    /// The text of the built file `rel` (`fr/404.html`).
+    fn read(&self, rel: &str) -> String {
+        let path = self.out.join(rel);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+}
+
 fn build_sample() -> Built {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("public");
@@ -114,7 +122,7 @@ fn every_internal_link_and_asset_resolves_and_every_page_declares_lang_and_dir()
 fn both_atom_feeds_parse_and_list_transcripts() {
     let site = build_sample();
     for lang in ["en", "fr"] {
-        let xml = std::fs::read_to_string(site.out.join(lang).join("atom.xml")).unwrap();
+        let xml = site.read(&format!("{lang}/atom.xml"));
         let doc =
             roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{lang}/atom.xml: {e}"));
         let entries: Vec<_> = doc
@@ -143,7 +151,7 @@ fn both_atom_feeds_parse_and_list_transcripts() {
 #[test]
 fn sitemap_has_hreflang_alternates_for_every_translated_transcript() {
     let site = build_sample();
-    let xml = std::fs::read_to_string(site.out.join("sitemap.xml")).unwrap();
+    let xml = site.read("sitemap.xml");
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let mut checked = 0;
     for en in files(&site.out.join("en/transcripts"), "html") {
@@ -247,12 +255,9 @@ fn footnote_links_are_named_in_the_page_language() {
         ("en", "Notes", "Back to the text"),
         ("fr", "Notes", "Retour au texte"),
     ] {
-        let page = site
-            .out
-            .join(lang)
-            .join("transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
-        let html =
-            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        let html = site.read(&format!(
+            "{lang}/transcripts/2018/04/26/pre-ministerial-press-conference/index.html"
+        ));
         assert!(
             html.contains(&format!("role=\"doc-endnotes\" aria-label=\"{notes}\"")),
             "{lang}"
@@ -269,11 +274,11 @@ fn footnote_links_are_named_in_the_page_language() {
 #[test]
 fn the_site_wide_404_page_speaks_every_language() {
     let site = build_sample();
-    let root = std::fs::read_to_string(site.out.join("404.html")).unwrap();
+    let root = site.read("404.html");
     assert!(root.contains("<html lang=\"en\""), "default language first");
     assert!(root.contains("<section class=\"not-found-other\" lang=\"fr\" dir=\"ltr\">"));
     assert!(root.contains("Page introuvable") && root.contains("href=\"/fr/\""));
-    let fr = std::fs::read_to_string(site.out.join("fr/404.html")).unwrap();
+    let fr = site.read("fr/404.html");
     assert!(
         !fr.contains("not-found-other"),
         "a language's own 404 page stays in its language"
@@ -286,7 +291,7 @@ fn the_site_wide_404_page_speaks_every_language() {
 fn the_navigation_marks_the_current_page_and_section() {
     let site = build_sample();
     let nav = |rel: &str| {
-        let html = std::fs::read_to_string(site.out.join(rel)).unwrap();
+        let html = site.read(rel);
         let start = html.find("<nav class=\"site-nav\"").expect(rel);
         let end = start + html[start..].find("</nav>").unwrap();
         html[start..end].to_string()
@@ -316,8 +321,8 @@ fn the_navigation_marks_the_current_page_and_section() {
 #[test]
 fn a_missing_translation_is_announced_in_the_missing_language() {
     let site = build_sample();
-    let read = |rel: &str| std::fs::read_to_string(site.out.join(rel)).unwrap();
-    let fr_only = read("fr/transcripts/2018/12/03/point-de-presse-securite-maritime/index.html");
+    let fr_only =
+        site.read("fr/transcripts/2018/12/03/point-de-presse-securite-maritime/index.html");
     assert!(
         fr_only.contains(
             "<p class=\"notice\" role=\"note\" lang=\"en\" dir=\"ltr\">This page does not exist in English. \
@@ -326,12 +331,13 @@ fn a_missing_translation_is_announced_in_the_missing_language() {
         "{fr_only}"
     );
     assert!(!fr_only.contains("Cette page n’existe pas"), "{fr_only}");
-    let en_only = read("en/transcripts/2018/11/12/statement-western-balkans-partners/index.html");
+    let en_only =
+        site.read("en/transcripts/2018/11/12/statement-western-balkans-partners/index.html");
     assert!(
         en_only.contains("lang=\"fr\" dir=\"ltr\">Cette page n’existe pas en français. <a href=\"/fr/\" hreflang=\"fr\">Aller à l’accueil en français</a>"),
         "{en_only}"
     );
-    let both = read("fr/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
+    let both = site.read("fr/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
     assert!(
         both.contains("lang=\"en\" title=\"Read this page in English\">English</a>"),
         "{both}"
@@ -348,12 +354,9 @@ fn a_missing_translation_is_announced_in_the_missing_language() {
 fn the_delivery_status_reads_right_in_french() {
     let site = build_sample();
     let page = |lang: &str| {
-        std::fs::read_to_string(
-            site.out
-                .join(lang)
-                .join("transcripts/2018/04/26/pre-ministerial-press-conference/index.html"),
-        )
-        .unwrap()
+        site.read(&format!(
+            "{lang}/transcripts/2018/04/26/pre-ministerial-press-conference/index.html"
+        ))
     };
     assert!(page("en").contains("data-delivery=\"as-delivered\">As delivered</span>"));
     assert!(page("fr").contains("data-delivery=\"as-delivered\">Texte tel que prononcé</span>"));
