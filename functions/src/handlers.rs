@@ -1086,7 +1086,66 @@ fn valid_slug(s: &str) -> bool {
         && !s.starts_with('.')
 }
 
+/// `GET /api/download?video=…&part=…[&lang=…&from=…]`: a 303 to a signed, short-lived URL of the
+/// file. A browser that follows the link without a usable session (no JavaScript to ask first)
+/// is sent to the sign-in page of the link's language (`lang`), which returns it to `from`,
+/// instead of being shown a JSON error.
 async fn download(app: &App, req: &ApiRequest) -> ApiResult {
+    match signed_download(app, req).await {
+        Err(e) if matches!(e.code, "not_signed_in" | "not_verified") => {
+            match signin_redirect(req) {
+                Some(r) => Ok(r),
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The 303 to the sign-in page for a browser navigation that carries its language; `None` for a
+/// script's request or a link without `lang`.
+fn signin_redirect(req: &ApiRequest) -> Option<ApiResponse> {
+    let header = |name: header::HeaderName| {
+        req.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let navigates = header(header::HeaderName::from_static("sec-fetch-mode")) == "navigate"
+        || header(header::ACCEPT).contains("text/html");
+    let lang = req.query_param("lang")?;
+    let lang_ok = (2..=12).contains(&lang.len())
+        && lang.starts_with(|c: char| c.is_ascii_lowercase())
+        && lang
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !navigates || !lang_ok {
+        return None;
+    }
+    let home = format!("/{lang}/");
+    let back = req
+        .query_param("from")
+        .filter(|p| {
+            p.starts_with(&home)
+                && p.len() <= 2000
+                && !p.contains("//")
+                && !p.chars().any(|c| c == '\\' || c.is_control())
+        })
+        .unwrap_or(home);
+    let location = format!(
+        "/{lang}/account/signin/?reason=download&return={}",
+        urlencoding::encode(&back)
+    );
+    let mut r = ApiResponse::json(
+        StatusCode::SEE_OTHER,
+        &json!({ "error": { "code": "not_signed_in", "message": "please sign in first" } }),
+    );
+    r.headers
+        .insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
+    Some(r)
+}
+
+async fn signed_download(app: &App, req: &ApiRequest) -> ApiResult {
     let (_, account) = require_signed_in(app, req).await?;
     if !account.verified {
         return Err(not_verified());

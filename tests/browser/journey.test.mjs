@@ -235,3 +235,19 @@ for (const lang of ['en', 'fr']) {
     await page.context().close();
   });
 }
+
+// Without JavaScript a download button is a plain link: followed without a session it lands on
+// the sign-in page of the page's language, set to come back, never on a JSON error.
+test('without JavaScript, a download link leads to sign-in and back', async () => {
+  const context = await browser.newContext({ locale: 'fr-FR', javaScriptEnabled: false });
+  const page = await context.newPage();
+  const from = await transcriptWithVideo('fr');
+  await page.goto(server.url + from);
+  await page.locator('a.download[data-part="full"]').first().click();
+  await page.waitForURL(/\/fr\/account\/signin\//);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('reason'), 'download');
+  assert.equal(url.searchParams.get('return'), from);
+  assert.equal(await page.getAttribute('html', 'lang'), 'fr');
+  await context.close();
+});

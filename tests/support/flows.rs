@@ -763,6 +763,46 @@ pub async fn download(b: TestBackend) {
         (r.status, code_of(&r).as_str()),
         (StatusCode::UNAUTHORIZED, "not_signed_in")
     );
+    // A browser following the link without JavaScript goes to the sign-in page of the link's
+    // language, which brings it back to the page; a script still gets the JSON error.
+    let link = format!("{path}&lang=fr&from=%2Ffr%2Ftranscripts%2F2018%2F04%2F26%2Fx%2F");
+    let navigate = |link: &str| {
+        let mut req = ApiRequest::new(Method::GET, link);
+        req.headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,application/xhtml+xml"),
+        );
+        req
+    };
+    let r = handle(&b.app, navigate(&link)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers[header::LOCATION],
+        "/fr/account/signin/?reason=download&return=%2Ffr%2Ftranscripts%2F2018%2F04%2F26%2Fx%2F"
+    );
+    for elsewhere in [
+        "https%3A%2F%2Fevil.test%2F",
+        "%2F%2Fevil.test%2F",
+        "%2Fen%2F",
+    ] {
+        let r = handle(
+            &b.app,
+            navigate(&format!("{path}&lang=fr&from={elsewhere}")),
+        )
+        .await;
+        assert_eq!(
+            r.headers[header::LOCATION],
+            "/fr/account/signin/?reason=download&return=%2Ffr%2F",
+            "{elsewhere}"
+        );
+    }
+    for not_a_page in [navigate(&path), ApiRequest::new(Method::GET, &link)] {
+        let r = handle(&b.app, not_a_page).await;
+        assert_eq!(
+            (r.status, code_of(&r).as_str()),
+            (StatusCode::UNAUTHORIZED, "not_signed_in")
+        );
+    }
     let email = "journalist@example.org";
     let cookie = b.verified_account(email).await;
     let start = b.clock_now();
