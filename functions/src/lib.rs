@@ -18,3 +18,4 @@ pub mod mail;
 pub mod ports;
 pub mod sign;
 pub mod store;
+pub mod typography;

@@ -129,9 +129,19 @@ fn email_strings(lang: &str, source: &str) -> Result<BTreeMap<String, String>, T
             lang: lang.to_owned(),
             message: e.to_string(),
         })?;
+    let typography =
+        crate::typography::Typography::from_i18n(&doc).map_err(|message| TemplateError::I18n {
+            lang: lang.to_owned(),
+            message,
+        })?;
     let mut out = BTreeMap::new();
     if let Some(toml::Value::Table(email)) = doc.get("email") {
         flatten("", email, &mut out);
+    }
+    for s in out.values_mut() {
+        if let std::borrow::Cow::Owned(spaced) = typography.apply(s) {
+            *s = spaced;
+        }
     }
     Ok(out)
 }
@@ -448,6 +458,11 @@ mod tests {
         assert!(mime.contains("multipart/alternative"));
         assert!(mime.contains("Reply-To: desk@example.org"));
         assert_eq!(m.dev_code.as_deref(), Some("042917"));
+        // French spacing: `[typography]` turned the translator's spaces into no-break ones
+        for mark in [" ;", " :", " ?", " !", "« ", " »"] {
+            assert!(!m.text.contains(mark), "{mark:?} in {}", m.text);
+        }
+        assert!(m.text.contains("\u{202f};"), "{}", m.text);
     }
 
     #[test]

@@ -1,0 +1,218 @@
+//! A language's punctuation spacing, from the `[typography]` table of its i18n file, applied to
+//! the theme's and the emails' strings and (by the generator) to transcript text.
+//!
+//! French sets a narrow no-break space before `;` `!` `?` `»` and after `«`, and a no-break
+//! space before `:`, so a mark never starts a line on a phone. Authors and translators type an
+//! ordinary space; this turns it into the right one:
+//!
+//! ```toml
+//! [typography]
+//! narrow_space_before = ";!?»"
+//! space_before = ":"
+//! narrow_space_after = "«"
+//! quotes = ["«\u202f", "\u202f»"]   # what “…” becomes
+//! ```
+//!
+//! A language without the table is left as written. PURE: text in, text out.
+
+use std::borrow::Cow;
+
+/// A narrow no-break space (U+202F).
+const NARROW: char = '\u{202f}';
+/// A no-break space (U+00A0).
+const NO_BREAK: char = '\u{a0}';
+
+/// One language's spacing rules. The default changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Typography {
+    narrow_before: Vec<char>,
+    no_break_before: Vec<char>,
+    narrow_after: Vec<char>,
+    quotes: Option<(String, String)>,
+}
+
+impl Typography {
+    /// The rules of the `[typography]` table of an i18n file (none without one). The error
+    /// names the key that is not as documented.
+    pub fn from_i18n(doc: &toml::Table) -> Result<Typography, String> {
+        let Some(value) = doc.get("typography") else {
+            return Ok(Typography::default());
+        };
+        let table = value
+            .as_table()
+            .ok_or("`typography` must be a table: [typography]")?;
+        let marks = |key: &str| -> Result<Vec<char>, String> {
+            match table.get(key) {
+                None => Ok(Vec::new()),
+                Some(toml::Value::String(s)) => Ok(s.chars().collect()),
+                Some(_) => Err(format!(
+                    "typography.{key} must be a string of marks, e.g. \";!?\""
+                )),
+            }
+        };
+        let quotes = match table.get("quotes") {
+            None => None,
+            Some(toml::Value::Array(pair)) => match pair.as_slice() {
+                [toml::Value::String(open), toml::Value::String(close)] => {
+                    Some((open.clone(), close.clone()))
+                }
+                _ => return Err("typography.quotes must be two strings: [open, close]".into()),
+            },
+            Some(_) => return Err("typography.quotes must be two strings: [open, close]".into()),
+        };
+        if let Some(unknown) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown key typography.{unknown}; the keys are {}",
+                KEYS.join(", ")
+            ));
+        }
+        Ok(Typography {
+            narrow_before: marks("narrow_space_before")?,
+            no_break_before: marks("space_before")?,
+            narrow_after: marks("narrow_space_after")?,
+            quotes,
+        })
+    }
+
+    /// True when the rules change nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Typography::default()
+    }
+
+    /// `text` with its spaces around marks made no-break and its curly double quotes replaced.
+    /// Only a plain space is changed: one the author chose (a no-break space, none at all) stays.
+    pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self.is_empty() || !self.changes(text) {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len() + 8);
+        let mut chars = text.chars().peekable();
+        let mut prev: Option<char> = None;
+        while let Some(c) = chars.next() {
+            let next = chars.peek().copied();
+            let put = match (c, &self.quotes) {
+                (' ', _) => match next {
+                    Some(n) if self.narrow_before.contains(&n) => NARROW,
+                    Some(n) if self.no_break_before.contains(&n) => NO_BREAK,
+                    _ if prev.is_some_and(|p| self.narrow_after.contains(&p)) => NARROW,
+                    _ => ' ',
+                },
+                ('“', Some((open, _))) => {
+                    out.push_str(open);
+                    while chars.next_if_eq(&' ').is_some() {}
+                    prev = open.chars().last();
+                    continue;
+                }
+                ('”', Some((_, close))) => {
+                    while out.ends_with(' ') {
+                        out.pop();
+                    }
+                    out.push_str(close);
+                    prev = close.chars().last();
+                    continue;
+                }
+                _ => c,
+            };
+            out.push(put);
+            prev = Some(c);
+        }
+        Cow::Owned(out)
+    }
+
+    /// Whether [`Self::apply`] would change `text` (checked first, so that the text of most
+    /// events is neither copied nor allocated).
+    fn changes(&self, text: &str) -> bool {
+        let mut prev: Option<char> = None;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            let hit = match c {
+                ' ' => {
+                    let next = chars.peek();
+                    next.is_some_and(|n| {
+                        self.narrow_before.contains(n) || self.no_break_before.contains(n)
+                    }) || prev.is_some_and(|p| self.narrow_after.contains(&p))
+                }
+                '“' | '”' => self.quotes.is_some(),
+                _ => false,
+            };
+            if hit {
+                return true;
+            }
+            prev = Some(c);
+        }
+        false
+    }
+}
+
+/// The keys of `[typography]`.
+const KEYS: [&str; 4] = [
+    "narrow_space_before",
+    "space_before",
+    "narrow_space_after",
+    "quotes",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn french() -> Typography {
+        let doc: toml::Table = toml::from_str(
+            "[typography]\nnarrow_space_before = \";!?»\"\nspace_before = \":\"\nnarrow_space_after = \"«\"\nquotes = [\"«\\u202f\", \"\\u202f»\"]\n",
+        )
+        .unwrap();
+        Typography::from_i18n(&doc).unwrap()
+    }
+
+    #[test]
+    fn french_spaces_before_marks_do_not_break() {
+        assert_eq!(
+            french().apply("Et alors ? Oui ! Trois points : un ; deux."),
+            "Et alors\u{202f}? Oui\u{202f}! Trois points\u{a0}: un\u{202f}; deux."
+        );
+        assert_eq!(
+            french().apply("le mot « paix » ici"),
+            "le mot «\u{202f}paix\u{202f}» ici"
+        );
+    }
+
+    #[test]
+    fn curly_quotes_become_guillemets_without_doubling_spaces() {
+        assert_eq!(
+            french().apply("dit “paix” et “ guerre ”"),
+            "dit «\u{202f}paix\u{202f}» et «\u{202f}guerre\u{202f}»"
+        );
+    }
+
+    #[test]
+    fn what_the_author_chose_is_kept() {
+        let t = french();
+        for kept in [
+            "Quoi?",
+            "10:30",
+            "https://example.org",
+            "Oui\u{a0}!",
+            "l’OTAN",
+        ] {
+            assert!(matches!(t.apply(kept), Cow::Borrowed(_)), "{kept}");
+        }
+    }
+
+    #[test]
+    fn without_the_table_nothing_changes() {
+        let t = Typography::from_i18n(&toml::Table::new()).unwrap();
+        assert!(t.is_empty());
+        assert_eq!(t.apply("What ? “Yes”"), "What ? “Yes”");
+    }
+
+    #[test]
+    fn a_wrong_table_says_which_key() {
+        let doc: toml::Table = toml::from_str("[typography]\nspace_befor = \":\"\n").unwrap();
+        let e = Typography::from_i18n(&doc).unwrap_err();
+        assert!(e.contains("typography.space_befor"), "{e}");
+        let doc: toml::Table = toml::from_str("[typography]\nquotes = \"«\"\n").unwrap();
+        assert!(Typography::from_i18n(&doc)
+            .unwrap_err()
+            .contains("typography.quotes"));
+    }
+}
