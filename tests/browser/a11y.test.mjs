@@ -73,3 +73,43 @@ for (const lang of ['en', 'fr']) {
     await page.context().close();
   });
 }
+
+// WCAG 1.4.11: a text field on the page background is found by its border alone, so the border
+// needs 3:1 against the background, in the light and the dark scheme. (axe does not check this.)
+test('every text field border has 3:1 contrast with the background, light and dark', async () => {
+  const page = await newPage(browser, 'en');
+  const weak = [];
+  for (const colorScheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme });
+    for (const url of ['/en/404.html', '/fr/account/register/', '/fr/account/signin/']) {
+      await page.goto(server.url + url);
+      const found = await page.evaluate(() => {
+        const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => {
+          const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+          return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+        };
+        const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+        const backdrop = (el) => {
+          for (let e = el.parentElement; e; e = e.parentElement) {
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+          }
+          return [255, 255, 255];
+        };
+        const fields = [...document.querySelectorAll('input[type=search], input[type=email], input[type=password], input[type=text]')]
+          .filter((el) => el.offsetParent !== null);
+        return {
+          count: fields.length,
+          weak: fields
+            .map((el) => ({ id: el.id, ratio: ratio(rgb(getComputedStyle(el).borderTopColor), backdrop(el)) }))
+            .filter((f) => f.ratio < 3),
+        };
+      });
+      assert.ok(found.count > 0, `${url} shows a text field`);
+      weak.push(...found.weak.map((f) => `${colorScheme} ${url} #${f.id} ${f.ratio.toFixed(2)}:1`));
+    }
+  }
+  assert.deepEqual(weak, []);
+  await page.context().close();
+});
