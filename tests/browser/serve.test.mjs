@@ -36,6 +36,18 @@ test('directory URLs serve index.html; missing pages get their language 404 with
   assert.equal((await api.json()).error.code, 'not_signed_in');
 });
 
+test('the root page sends each reader to their language, or to the default one', async () => {
+  for (const [languages, home] of [[['fr-CA', 'en'], '/fr/'], [['de-DE', 'en-US'], '/en/'], [['de-DE'], '/en/'], [['FR'], '/fr/']]) {
+    const context = await browser.newContext({ locale: languages[0] });
+    // navigator.languages is the reader's whole list, in order of preference
+    await context.addInitScript((list) => Object.defineProperty(navigator, 'languages', { get: () => list }), languages);
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    await page.waitForURL(`${server.url}${home}`);
+    await context.close();
+  }
+});
+
 test('the reload script is injected by serve, never written to public/', async () => {
   const served = await (await fetch(`${server.url}/en/`)).text();
   assert.ok(served.includes('/__pressroom/reload'));
