@@ -18,6 +18,8 @@ pub struct CheckReport {
     pub missing_keys: BTreeMap<String, Vec<String>>,
     /// Per language: transcripts that exist in another language but not in this one.
     pub untranslated: BTreeMap<String, Vec<Gap>>,
+    /// Per language: keys of the topics with no name in it in `content/topics.toml`.
+    pub unnamed_topics: BTreeMap<String, Vec<String>>,
 }
 
 /// A transcript missing in one language.
@@ -35,6 +37,7 @@ impl CheckReport {
     pub fn is_complete(&self) -> bool {
         self.missing_keys.values().all(Vec::is_empty)
             && self.untranslated.values().all(Vec::is_empty)
+            && self.unnamed_topics.values().all(Vec::is_empty)
     }
 }
 
@@ -80,6 +83,9 @@ pub fn check(options: &BuildOptions) -> Result<CheckReport, BuildErrors> {
         }
         missing.sort();
         report.untranslated.insert(code.clone(), missing);
+        report
+            .unnamed_topics
+            .insert(code.clone(), site.topics.unnamed(code));
     }
     Ok(report)
 }
@@ -107,6 +113,16 @@ impl fmt::Display for CheckReport {
             }
             for gap in gaps {
                 writeln!(f, "  {}  (from {})", gap.write, gap.source.display())?;
+            }
+        }
+        for (lang, keys) in &self.unnamed_topics {
+            match keys.len() {
+                0 => continue,
+                1 => writeln!(f, "{lang}: 1 topic has no {lang} name in content/topics.toml (another language's is shown):")?,
+                n => writeln!(f, "{lang}: {n} topics have no {lang} name in content/topics.toml (another language's is shown):")?,
+            }
+            for key in keys {
+                writeln!(f, "  [{key}] {lang} = \"…\"")?;
             }
         }
         if self.is_complete() {

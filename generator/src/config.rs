@@ -357,17 +357,26 @@ const TABLES: &[Table] = &[
 
 /// Byte offset of the line assigning `key` (`key = …`), skipping comments; 0 when absent.
 fn key_offset(source: &str, key: &str) -> usize {
+    find_key(source, key).unwrap_or(0)
+}
+
+/// Byte offset of the first line of TOML `source` that assigns `key` (`key = …`) or, for a key
+/// written as a table header (`[video]`, `[[video.parts]]`), opens that table.
+pub(crate) fn find_key(source: &str, key: &str) -> Option<usize> {
     let mut offset = 0;
     for line in source.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix(key) {
-            if rest.trim_start().starts_with('=') {
-                return offset + (line.len() - trimmed.len());
-            }
+        let found = match trimmed.strip_prefix(key) {
+            Some(_) if key.starts_with('[') => true,
+            Some(rest) => rest.trim_start().starts_with('='),
+            None => false,
+        };
+        if found {
+            return Some(offset + (line.len() - trimmed.len()));
         }
         offset += line.len();
     }
-    0
+    None
 }
 
 fn list_dirs(dir: &Path) -> Vec<String> {

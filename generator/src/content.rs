@@ -218,6 +218,19 @@ impl Transcript {
         transcript_url(&self.lang, &self.date, &self.slug)
     }
 
+    /// A diagnostic at the front-matter line that sets the first of `keys` the author wrote
+    /// (`slug`, `[video]`…), or at the file's first line when they wrote none of them.
+    pub fn field_diagnostic(&self, keys: &[&str], message: impl Into<String>) -> Diagnostic {
+        let front_matter = &self.text[..self.body_offset];
+        match keys
+            .iter()
+            .find_map(|k| crate::config::find_key(front_matter, k))
+        {
+            Some(offset) => Diagnostic::at_offset(self.source.clone(), &self.text, offset, message),
+            None => Diagnostic::at(self.source.clone(), 1, 1, message),
+        }
+    }
+
     /// A diagnostic at a byte offset of the markdown body.
     pub fn body_diagnostic(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
         let (line, col) = line_col(&self.text, self.body_offset + offset);
@@ -269,6 +282,15 @@ impl Topics {
     /// Every key, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.names.keys().map(String::as_str)
+    }
+
+    /// Keys of the topics with no name in `lang` (their pages show the fallback's), sorted.
+    pub fn unnamed(&self, lang: &str) -> Vec<String> {
+        self.names
+            .iter()
+            .filter(|(_, names)| !names.contains_key(lang))
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     /// Name in `lang`, else in `fallback`, else the key itself.

@@ -1,5 +1,6 @@
-//! Transcript markdown → HTML. PURE: no I/O, no configuration, no i18n — text in, HTML and the
-//! links it contains out, so it is trivially testable and safe to run in parallel.
+//! Transcript markdown → HTML. PURE: no I/O, no configuration — text and the few words and
+//! rules of its language ([`Labels`]) in, HTML and the links it contains out, so it is trivially
+//! testable and safe to run in parallel.
 //!
 //! CommonMark plus tables, footnotes, smart punctuation and heading ids, and the transcript
 //! extensions documented for authors in README.md ("Authoring"):
@@ -7,7 +8,8 @@
 //!   `<section class="turn answer">` (or `turn question` for `**Q:**` / `**Question:**`) that runs
 //!   until the next turn, heading or rule, with the name as `<b class="speaker">`;
 //! - **timecodes**: `[00:03:12]` at the start of a paragraph becomes a seek link;
-//! - **pasted bullets**: lines starting with `•`, `·` or `–` become a real list;
+//! - **pasted bullets**: lines starting with `•`, `·`, `–`, `◦`, `▪` or `‣` become a real list,
+//!   nested by their indentation;
 //! - **footnotes** `[^1]` are numbered in reading order and gathered in an endnotes section.
 //!
 //! Everything is done by transforming pulldown-cmark events, never by rewriting HTML.
@@ -16,6 +18,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
+use functions::typography::Typography;
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
 /// The HTML of a transcript body and what the site needs to check in it.
@@ -25,6 +28,9 @@ pub struct Rendered {
     pub html: String,
     /// Every link and image destination, with its byte offset in the markdown (for errors).
     pub links: Vec<Link>,
+    /// Footnote references with no definition (`[^2]` but no `[^2]: …`): the label and the byte
+    /// offset of the reference. They are printed as written.
+    pub undefined_notes: Vec<(String, usize)>,
 }
 
 /// A link or image destination found in the markdown.
@@ -52,6 +58,14 @@ pub struct Labels<'a> {
     pub notes: &'a str,
     /// Accessible name of a note's link back to its reference ("Back to the text").
     pub back: &'a str,
+    /// The page has no video player, so timecodes are plain `<time>`, not seek links that
+    /// would do nothing.
+    pub no_player: bool,
+    /// The language's punctuation spacing, applied to the text (not to code).
+    pub typography: Option<&'a Typography>,
+    /// The labels of a journalist's question turn (`Q`, `Question`…); `Q` and `Question` when
+    /// empty.
+    pub questions: &'a [toml::Value],
 }
 
 /// Renders a transcript body, without labels (see [`render_with`]).
@@ -62,21 +76,42 @@ pub fn render(markdown: &str) -> Rendered {
 /// Renders a transcript body with `labels` in its language.
 pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
     let source = normalize_bullets(markdown);
-    let events = merge_text(Parser::new_ext(&source, options()).into_offset_iter());
+    let events = merge_text(Parser::new_ext(&source.text, options()).into_offset_iter());
     let links = events
         .iter()
         .filter_map(|(event, range)| match event {
             Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => Some(Link {
                 url: dest_url.to_string(),
-                offset: range.start,
+                offset: source.original(range.start),
             }),
             _ => None,
         })
         .collect();
+    // pulldown-cmark prints a reference to a note that does not exist as its text, `[^2]`
+    let mut in_code = false;
+    let mut undefined_notes = Vec::new();
+    for (event, range) in &events {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => in_code = true,
+            Event::End(TagEnd::CodeBlock) => in_code = false,
+            Event::Text(text) if !in_code && text.contains("[^") => {
+                let written = &source.text[range.clone()];
+                undefined_notes.extend(
+                    note_markers(written)
+                        .map(|(label, at)| (label.to_string(), source.original(range.start + at))),
+                );
+            }
+            _ => {}
+        }
+    }
     let events: Vec<Event> = events.into_iter().map(|(e, _)| e).collect();
     let (events, notes) = extract_footnotes(events, &aria_label(labels.back));
     let events = heading_ids(events);
-    let events = turns_and_timecodes(events);
+    let events = turns_and_timecodes(events, !labels.no_player, labels.questions);
+    let events = match labels.typography {
+        Some(t) if !t.is_empty() => space_marks(events, t),
+        _ => events,
+    };
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     if !notes.is_empty() {
@@ -89,7 +124,34 @@ pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
         }
         html.push_str("</ol>\n</section>\n");
     }
-    Rendered { html, links }
+    Rendered {
+        html,
+        links,
+        undefined_notes,
+    }
+}
+
+/// Applies `typography` to the text of `events`, leaving code blocks as written.
+fn space_marks<'e>(events: Vec<Event<'e>>, typography: &Typography) -> Vec<Event<'e>> {
+    let mut in_code = false;
+    events
+        .into_iter()
+        .map(|event| match event {
+            Event::Start(Tag::CodeBlock(_)) => {
+                in_code = true;
+                event
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                in_code = false;
+                event
+            }
+            Event::Text(text) if !in_code => match typography.apply(&text) {
+                Cow::Owned(spaced) => Event::Text(CowStr::from(spaced)),
+                Cow::Borrowed(_) => Event::Text(text),
+            },
+            other => other,
+        })
+        .collect()
 }
 
 /// ` aria-label="…"` (escaped), or nothing for an empty label.
@@ -105,36 +167,102 @@ fn aria_label(label: &str) -> String {
     format!(" aria-label=\"{escaped}\"")
 }
 
-/// Turns lines pasted from transcripts that start with `•`, `·` or `–` into markdown list items.
-/// The replacement keeps every byte offset unchanged, so error positions stay exact.
-pub fn normalize_bullets(markdown: &str) -> Cow<'_, str> {
-    const BULLETS: [(char, &str); 3] = [('•', "-  "), ('·', "- "), ('–', "-  ")];
+/// Markdown with pasted bullets made into list items, and where its bytes moved.
+#[derive(Debug)]
+pub struct Normalized<'a> {
+    /// The markdown to parse.
+    pub text: Cow<'a, str>,
+    /// `(offset in text, bytes added before it)` at the start of each rewritten line's content,
+    /// in order: maps an offset of `text` back to the author's file.
+    shifts: Vec<(usize, isize)>,
+}
+
+impl Normalized<'_> {
+    /// The offset in the author's markdown of byte `offset` of the normalised text.
+    pub fn original(&self, offset: usize) -> usize {
+        let i = self.shifts.partition_point(|&(at, _)| at <= offset);
+        match i.checked_sub(1) {
+            Some(i) => offset.saturating_add_signed(-self.shifts[i].1),
+            None => offset,
+        }
+    }
+}
+
+/// Characters that open a pasted bullet line when a space or tab follows them.
+const BULLETS: [char; 6] = ['•', '·', '–', '◦', '▪', '‣'];
+
+/// Turns lines pasted from transcripts that start with `•`, `·`, `–`, `◦`, `▪` or `‣` into
+/// markdown list items, whatever their indentation (tabs or spaces, which CommonMark would
+/// otherwise read as a code block): the first bullet of a run is a top-level item and a bullet
+/// indented deeper than the one above it nests under it.
+pub fn normalize_bullets(markdown: &str) -> Normalized<'_> {
     let mut out: Option<String> = None;
+    let mut shifts = Vec::new();
+    let mut added: isize = 0;
     let mut in_fence = false;
+    // Visual columns of the open levels of the current run of bullets.
+    let mut levels: Vec<usize> = Vec::new();
     let mut start = 0;
     for line in markdown.split_inclusive('\n') {
         let trimmed = line.trim_start_matches([' ', '\t']);
-        let indent = line.len() - trimmed.len();
+        let indent = &line[..line.len() - trimmed.len()];
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             in_fence = !in_fence;
         }
-        let bullet = BULLETS.iter().find(|(c, _)| {
-            trimmed.starts_with(*c) && trimmed[c.len_utf8()..].starts_with([' ', '\t'])
-        });
-        if let (false, true, Some((c, dash))) = (in_fence, indent < 4, bullet) {
-            let buf = out.get_or_insert_with(|| markdown[..start].to_string());
-            buf.push_str(&line[..indent]);
-            buf.push_str(dash);
-            buf.push_str(&trimmed[c.len_utf8()..]);
-        } else if let Some(buf) = out.as_mut() {
-            buf.push_str(line);
+        let bullet = BULLETS
+            .iter()
+            .find(|&&c| trimmed.starts_with(c) && trimmed[c.len_utf8()..].starts_with([' ', '\t']));
+        match bullet {
+            Some(c) if !in_fence => {
+                let column =
+                    indent.chars().fold(
+                        0,
+                        |col, ch| if ch == '\t' { col / 4 * 4 + 4 } else { col + 1 },
+                    );
+                while levels.last().is_some_and(|&top| top > column) {
+                    levels.pop();
+                }
+                if levels.last() != Some(&column) {
+                    levels.push(column);
+                }
+                let content = trimmed[c.len_utf8()..].trim_start_matches([' ', '\t']);
+                let prefix_len = line.len() - content.len();
+                let buf = out.get_or_insert_with(|| markdown[..start].to_string());
+                let depth = levels.len() - 1;
+                buf.extend(std::iter::repeat_n(' ', depth * 2));
+                buf.push_str("- ");
+                added += (depth * 2 + 2) as isize - prefix_len as isize;
+                shifts.push((buf.len(), added));
+                buf.push_str(content);
+            }
+            _ => {
+                if !in_fence && !trimmed.trim_end().is_empty() {
+                    levels.clear();
+                }
+                if let Some(buf) = out.as_mut() {
+                    buf.push_str(line);
+                }
+            }
         }
         start += line.len();
     }
-    match out {
-        Some(s) => Cow::Owned(s),
-        None => Cow::Borrowed(markdown),
+    Normalized {
+        text: out.map_or(Cow::Borrowed(markdown), Cow::Owned),
+        shifts,
     }
+}
+
+/// The `[^label]` markers of `text` (not escaped as `\[^label]`) and their byte offsets.
+fn note_markers(text: &str) -> impl Iterator<Item = (&str, usize)> {
+    text.match_indices("[^").filter_map(move |(at, _)| {
+        if text[..at].ends_with('\\') {
+            return None;
+        }
+        let rest = &text[at + 2..];
+        let end = rest.find(']')?;
+        let label = &rest[..end];
+        (!label.is_empty() && !label.contains(char::is_whitespace)).then_some((label, at))
+    })
 }
 
 /// Joins adjacent text events (the parser splits text at brackets and smart quotes).
@@ -320,21 +448,44 @@ pub fn iso_duration(seconds: u32) -> String {
     out
 }
 
-fn timecode_html(label: &str, seconds: u32) -> String {
-    format!(
-        "<a class=\"timecode\" href=\"#t={seconds}\" data-t=\"{seconds}\"><time datetime=\"{}\">{label}</time></a> ",
+fn timecode_html(label: &str, seconds: u32, link: bool) -> String {
+    let time = format!(
+        "<time datetime=\"{}\">{label}</time>",
         iso_duration(seconds)
-    )
+    );
+    if link {
+        format!("<a class=\"timecode\" href=\"#t={seconds}\" data-t=\"{seconds}\">{time}</a> ")
+    } else {
+        format!("<span class=\"timecode\">{time}</span> ")
+    }
 }
 
-/// True for the labels that mark a journalist's question: `Q`, `Question`, `Q (Reuters)`.
-fn is_question(label: &str) -> bool {
-    let head = label.split(['(', ' ']).next().unwrap_or_default();
-    matches!(head.trim(), "Q" | "Question" | "QUESTION")
+/// True for the labels that mark a journalist's question: one of `words` (the language's, any
+/// case; `Q` and `Question` when it has none), alone or followed by who asks: `Q`,
+/// `Question (AFP)`, `Q Reuters`.
+fn is_question(label: &str, words: &[toml::Value]) -> bool {
+    let head = label
+        .split(['(', ' ', '\u{a0}', '\u{202f}'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    if words.is_empty() {
+        return ["Q", "Question"]
+            .iter()
+            .any(|w| head.eq_ignore_ascii_case(w));
+    }
+    words
+        .iter()
+        .filter_map(toml::Value::as_str)
+        .any(|w| head.to_lowercase() == w.to_lowercase())
 }
 
 /// Wraps speaker turns in sections and turns leading timecodes into links.
-fn turns_and_timecodes(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+fn turns_and_timecodes<'e>(
+    events: Vec<Event<'e>>,
+    seek_links: bool,
+    questions: &[toml::Value],
+) -> Vec<Event<'e>> {
     let mut out = Vec::with_capacity(events.len() + 16);
     let mut depth = 0usize;
     let mut in_turn = false;
@@ -371,7 +522,9 @@ fn turns_and_timecodes(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
             if let Some((label, seconds, rest)) = leading_timecode(text) {
                 let rest = rest.to_string();
                 iter.next();
-                lead.push(Event::Html(CowStr::from(timecode_html(&label, seconds))));
+                lead.push(Event::Html(CowStr::from(timecode_html(
+                    &label, seconds, seek_links,
+                ))));
                 if !rest.is_empty() {
                     lead.push(Event::Text(CowStr::from(rest)));
                 }
@@ -397,7 +550,7 @@ fn turns_and_timecodes(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
             if in_turn {
                 out.push(Event::Html(CowStr::from("</section>\n")));
             }
-            let class = if is_question(&label) {
+            let class = if is_question(&label, questions) {
                 "question"
             } else {
                 "answer"
@@ -493,11 +646,45 @@ mod tests {
     }
 
     #[test]
-    fn bullet_normalisation_keeps_offsets() {
-        let src = "a\n  • b\n– c\n";
-        assert_eq!(normalize_bullets(src).len(), src.len());
-        assert_eq!(normalize_bullets("•no space"), "•no space");
-        assert_eq!(normalize_bullets("```\n• x\n```\n"), "```\n• x\n```\n");
+    fn indented_bullets_are_a_list_not_code() {
+        for src in [
+            "Intro:\n\n\t• first\n\t• second\n",
+            "Intro:\n\n    • first\n    • second\n",
+            "Intro:\n\n      •\tfirst\n      •\tsecond\n",
+        ] {
+            let html = render(src).html;
+            assert!(!html.contains("<pre>"), "{src:?} gave {html}");
+            assert!(
+                html.contains("<ul>\n<li>first</li>\n<li>second</li>\n</ul>"),
+                "{src:?} gave {html}"
+            );
+        }
+    }
+
+    #[test]
+    fn deeper_bullets_nest_under_the_one_above() {
+        let html = render("• Europe\n    ◦ Crimea\n    ◦ Donbas\n• Asia\n").html;
+        assert_eq!(
+            html,
+            "<ul>\n<li>Europe\n<ul>\n<li>Crimea</li>\n<li>Donbas</li>\n</ul>\n</li>\n<li>Asia</li>\n</ul>\n"
+        );
+    }
+
+    #[test]
+    fn bullets_in_code_fences_and_without_a_space_are_left_alone() {
+        assert_eq!(normalize_bullets("•no space").text, "•no space");
+        assert_eq!(normalize_bullets("```\n• x\n```\n").text, "```\n• x\n```\n");
+    }
+
+    #[test]
+    fn link_offsets_point_into_the_authors_file_after_bullets() {
+        let src = "a\n\t\t•   see [x](/en/x/)\n  ◦ and [y](/en/y/)\n[z](/en/z/)\n";
+        let links = render(src).links;
+        let at = |s: &str| src.find(s).unwrap();
+        assert_eq!(
+            links.iter().map(|l| l.offset).collect::<Vec<_>>(),
+            [at("[x]"), at("[y]"), at("[z]")]
+        );
     }
 
     #[test]
@@ -519,6 +706,27 @@ mod tests {
     }
 
     #[test]
+    fn the_languages_typography_spaces_the_text_but_not_code() {
+        let doc: toml::Table = toml::from_str(
+            "[typography]\nnarrow_space_before = \"?\"\nspace_before = \":\"\nquotes = [\"«\\u202f\", \"\\u202f»\"]\n",
+        )
+        .unwrap();
+        let typography = Typography::from_i18n(&doc).unwrap();
+        let labels = Labels {
+            typography: Some(&typography),
+            ..Labels::default()
+        };
+        let src = "**Question (AFP) :** Et \"demain\" ?\n\n`a ?`\n\n```\nb ?\n```\n";
+        let html = render_with(src, &labels).html;
+        assert!(
+            html.contains("<section class=\"turn question\">\n<p><b class=\"speaker\">Question (AFP)\u{a0}:</b> Et «\u{202f}demain\u{202f}»\u{202f}?</p>"),
+            "{html}"
+        );
+        assert!(html.contains("<code>a ?</code>"), "{html}");
+        assert!(html.contains("<pre><code>b ?\n</code></pre>"), "{html}");
+    }
+
+    #[test]
     fn bold_without_colon_is_not_a_turn() {
         let html = render("**Important** news.\n").html;
         assert_eq!(html, "<p><strong>Important</strong> news.</p>\n");
@@ -526,10 +734,17 @@ mod tests {
 
     #[test]
     fn question_labels() {
-        assert!(is_question("Q"));
-        assert!(is_question("Question"));
-        assert!(is_question("Q (Reuters)"));
-        assert!(!is_question("Quentin Blake"));
+        assert!(is_question("Q", &[]));
+        assert!(is_question("Question", &[]));
+        assert!(is_question("QUESTION", &[]));
+        assert!(is_question("Q (Reuters)", &[]));
+        assert!(!is_question("Quentin Blake", &[]));
+        let spanish = ["Pregunta".into(), "P".into()];
+        assert!(is_question("Pregunta (EFE)", &spanish));
+        assert!(is_question("P", &spanish));
+        assert!(!is_question("Q", &spanish));
+        let french = ["Question".into(), "Journaliste".into()];
+        assert!(is_question("Journaliste\u{a0}(AFP)", &french));
     }
 
     #[test]
@@ -553,6 +768,19 @@ mod tests {
     }
 
     #[test]
+    fn without_a_player_timecodes_are_plain_times() {
+        let labels = Labels {
+            no_player: true,
+            ..Labels::default()
+        };
+        let html = render_with("[00:03:12] We will begin.\n", &labels).html;
+        assert_eq!(
+            html,
+            "<p><span class=\"timecode\"><time datetime=\"PT3M12S\">00:03:12</time></span> We will begin.</p>\n"
+        );
+    }
+
+    #[test]
     fn timecode_helpers() {
         assert_eq!(parse_timecode("00:09:41"), Some(581));
         assert_eq!(parse_timecode("9:41"), Some(581));
@@ -567,6 +795,7 @@ mod tests {
         let labels = Labels {
             notes: "Notes",
             back: "Retour au \"texte\"",
+            ..Labels::default()
         };
         let html = render_with("A[^1].\n\n[^1]: B.\n", &labels).html;
         assert!(
@@ -600,6 +829,21 @@ mod tests {
             notes.contains("href=\"#fnref-1\" class=\"footnote-back\""),
             "{notes}"
         );
+    }
+
+    #[test]
+    fn undefined_footnotes_are_reported_where_they_are() {
+        let src = "One[^1] and two[^2].\n\n[^1]: The first.\n";
+        let r = render(src);
+        assert_eq!(
+            r.undefined_notes,
+            [("2".to_string(), src.find("[^2]").unwrap())]
+        );
+        assert!(r.html.contains("two[^2]."), "{}", r.html);
+        assert!(render("x[^a]\n\n[^a]: y\n").undefined_notes.is_empty());
+        assert!(render("x\\[^a] and `[^b]`\n\n```\n[^c]\n```\n")
+            .undefined_notes
+            .is_empty());
     }
 
     #[test]

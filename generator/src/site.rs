@@ -372,9 +372,17 @@ impl LiveSite {
             if place(old) != place(&new) {
                 return Ok(None);
             }
-            let body =
-                markdown::render_with(new.body(), &labels(Some(&self.site.theme), &new.lang));
-            errors.extend(dead_links(&self.site.config, &self.site.known, &new, &body));
+            let player = has_player(root, &self.site.config, &new);
+            let body = markdown::render_with(
+                new.body(),
+                &labels(Some(&self.site.theme), &new.lang, player),
+            );
+            errors.extend(body_errors(
+                &self.site.config,
+                &self.site.known,
+                &new,
+                &body,
+            ));
             edits.push((i, new, body.html));
         }
         if errors.is_empty() {
@@ -402,12 +410,15 @@ pub struct Site {
     root: PathBuf,
 }
 
+/// Video id → (poster URL, preview URL and MIME type), for the videos whose media folder has them.
+type Media = HashMap<String, (Option<String>, Option<(String, &'static str)>)>;
+
 /// What a full render computed that a partial update ([`LiveSite`]) reuses.
 struct Prepared {
     /// Fingerprinted asset names.
     assets: BTreeMap<String, String>,
-    /// Video id → (poster URL, preview URL).
-    media: HashMap<String, (Option<String>, Option<String>)>,
+    /// Video id → (poster URL, preview URL and MIME type).
+    media: Media,
     /// One summary per transcript.
     summaries: Vec<Value>,
     /// One listing entry per transcript, its card included (see `Planner::entries`).
@@ -482,10 +493,8 @@ impl Site {
                     ts.iter().map(|t| t.source.display().to_string()).collect();
                 for t in ts {
                     errors.push(
-                        Diagnostic::at(
-                            &t.source,
-                            1,
-                            1,
+                        t.field_diagnostic(
+                            &["slug", "date"],
                             format!(
                                 "two transcripts have the URL {url}: {}",
                                 names.join(" and ")
@@ -502,7 +511,7 @@ impl Site {
                     ts.iter().map(|t| t.source.display().to_string()).collect();
                 for t in ts {
                     errors.push(
-                        Diagnostic::at(&t.source, 1, 1, format!("two {lang} transcripts share the translation key `{key}`: {}", names.join(" and ")))
+                        t.field_diagnostic(&["translation_key"], format!("two {lang} transcripts share the translation key `{key}`: {}", names.join(" and ")))
                             .with_hint("each language may have only one version of a transcript; fix `translation_key`"),
                     );
                 }
@@ -525,7 +534,7 @@ impl Site {
                     videos.insert(&video.id, t);
                 }
                 Some(first) if first.translation_key != t.translation_key => errors.push(
-                    Diagnostic::at(&t.source, 1, 1, format!(
+                    t.field_diagnostic(&["[video]", "video"], format!(
                         "video `{}` is already attached to {}, another transcript",
                         video.id,
                         first.source.display()
@@ -533,7 +542,7 @@ impl Site {
                     .with_hint("a video belongs to one transcript; translations share it through the same translation key"),
                 ),
                 Some(first) if first.video.as_ref().map(shape) != Some(shape(video)) => errors.push(
-                    Diagnostic::at(&t.source, 1, 1, format!(
+                    t.field_diagnostic(&["[video]", "video"], format!(
                         "video `{}` has other parts or duration than in {}",
                         video.id,
                         first.source.display()
@@ -564,7 +573,10 @@ impl Site {
         // markdown, and its internal links checked against every URL the site will have
         let bodies: Vec<markdown::Rendered> = transcripts
             .par_iter()
-            .map(|t| markdown::render_with(t.body(), &labels(theme.as_ref(), &t.lang)))
+            .map(|t| {
+                let player = has_player(&root, &config, t);
+                markdown::render_with(t.body(), &labels(theme.as_ref(), &t.lang, player))
+            })
             .collect();
         let screens: Vec<String> = theme
             .as_ref()
@@ -572,7 +584,7 @@ impl Site {
             .unwrap_or_default();
         let known = known_urls(&config, &transcripts, &screens);
         for (t, body) in transcripts.iter().zip(&bodies) {
-            errors.extend(dead_links(&config, &known, t, body));
+            errors.extend(body_errors(&config, &known, t, body));
         }
 
         match theme {
@@ -858,7 +870,7 @@ impl Site {
         &self,
         errors: &mut Vec<Diagnostic>,
         copies: &mut Vec<(PathBuf, String)>,
-    ) -> HashMap<String, (Option<String>, Option<String>)> {
+    ) -> Media {
         let mut media = HashMap::new();
         for t in &self.transcripts {
             let Some(video) = &t.video else { continue };
@@ -866,17 +878,40 @@ impl Site {
                 continue;
             }
             let folder = self.root.join(&self.config.media.dir).join(&video.id);
+            let shown = self.config.media.dir.join(&video.id);
+            if !media.contains_key(&video.id) {
+                // what journalists download: a page must not offer a file that is not there
+                for part in &video.parts {
+                    let file = format!("{}.mp4", part.key);
+                    if !folder.join(&file).is_file() {
+                        errors.push(
+                            part_diagnostic(
+                                t,
+                                &part.key,
+                                format!(
+                                    "video part `{}` has no file: {} is missing",
+                                    part.key,
+                                    shown.join(&file).display()
+                                ),
+                            )
+                            .with_hint(
+                                "add the file, or remove the part from [[video.parts]] until it is ready",
+                            ),
+                        );
+                    }
+                }
+            }
             let poster_name = video.poster.clone().unwrap_or_else(|| "poster.jpg".into());
             let poster = if folder.join(&poster_name).is_file() {
                 Some(poster_name)
             } else {
                 if video.poster.is_some() {
                     errors.push(
-                        Diagnostic::file(
-                            &t.source,
+                        t.field_diagnostic(
+                            &["poster"],
                             format!(
                                 "video poster `{poster_name}` not found in {}",
-                                self.config.media.dir.join(&video.id).display()
+                                shown.display()
                             ),
                         )
                         .with_hint("add the file or remove `poster`"),
@@ -884,11 +919,12 @@ impl Site {
                 }
                 None
             };
-            let preview = ["preview.mp4", "preview.webm"]
-                .into_iter()
-                .find(|p| folder.join(p).is_file())
-                .map(str::to_string);
-            for file in poster.iter().chain(preview.iter()) {
+            let preview = preview_file(&folder);
+            for file in poster
+                .iter()
+                .map(String::as_str)
+                .chain(preview.map(|p| p.0))
+            {
                 let dest = format!("media/{}/{file}", video.id);
                 if !copies.iter().any(|(_, d)| *d == dest) {
                     copies.push((folder.join(file), dest));
@@ -898,7 +934,7 @@ impl Site {
                 video.id.clone(),
                 (
                     poster.map(|p| format!("/media/{}/{p}", video.id)),
-                    preview.map(|p| format!("/media/{}/{p}", video.id)),
+                    preview.map(|(p, mime)| (format!("/media/{}/{p}", video.id), mime)),
                 ),
             );
         }
@@ -1045,8 +1081,9 @@ fn is_vanished_temp_file(path: &Path) -> bool {
     temp_like && !path.exists()
 }
 
-/// The words markdown rendering needs, in `lang`, from the theme (none without a theme).
-fn labels<'t>(theme: Option<&'t Theme>, lang: &str) -> markdown::Labels<'t> {
+/// The words markdown rendering needs, in `lang`, from the theme (none without a theme), and
+/// whether the page has a video player for timecodes to seek.
+fn labels<'t>(theme: Option<&'t Theme>, lang: &str, player: bool) -> markdown::Labels<'t> {
     let get = |key: &str| {
         theme
             .and_then(|t| t.i18n.get(lang, key))
@@ -1056,7 +1093,51 @@ fn labels<'t>(theme: Option<&'t Theme>, lang: &str) -> markdown::Labels<'t> {
     markdown::Labels {
         notes: get("transcript.notes"),
         back: get("transcript.footnote_back"),
+        no_player: !player,
+        typography: theme.map(|t| t.i18n.typography(lang)),
+        questions: theme
+            .and_then(|t| t.i18n.get(lang, "transcript.question_labels"))
+            .and_then(|v| v.as_array())
+            .map_or(&[], Vec::as_slice),
     }
+}
+
+/// A diagnostic at the `key = "{key}"` line of `t`'s video part (at `[video]` if not found).
+fn part_diagnostic(t: &Transcript, key: &str, message: String) -> Diagnostic {
+    let front_matter = &t.text[..t.body_offset];
+    let quoted = format!("\"{key}\"");
+    let line = front_matter
+        .split_inclusive('\n')
+        .scan(0, |start, line| {
+            let at = *start;
+            *start += line.len();
+            Some((at, line))
+        })
+        .find(|(_, line)| {
+            let l = line.trim_start();
+            l.starts_with("key") && l.contains(&quoted)
+        });
+    match line {
+        Some((at, line)) => {
+            let indent = line.len() - line.trim_start().len();
+            Diagnostic::at_offset(&t.source, &t.text, at + indent, message)
+        }
+        None => t.field_diagnostic(&["[video]", "video"], message),
+    }
+}
+
+/// The preview a video's page plays, if its media folder has one: (file name, MIME type).
+fn preview_file(folder: &Path) -> Option<(&'static str, &'static str)> {
+    [("preview.mp4", "video/mp4"), ("preview.webm", "video/webm")]
+        .into_iter()
+        .find(|(name, _)| folder.join(name).is_file())
+}
+
+/// Whether `t`'s page will have a video player (its video has a preview file).
+fn has_player(root: &Path, config: &Config, t: &Transcript) -> bool {
+    t.video
+        .as_ref()
+        .is_some_and(|v| preview_file(&root.join(&config.media.dir).join(&v.id)).is_some())
 }
 
 /// Makes the folder `path` goes in. `create_dir_all` is one mkdir when the parent exists, and
@@ -1070,8 +1151,9 @@ fn make_parent(path: &Path) -> Result<(), Diagnostic> {
     }
 }
 
-/// Errors for the links of `body` (of `t`) to pages of this site that don't exist.
-fn dead_links(
+/// Errors in the rendered `body` of `t`: links to pages of this site that don't exist, and
+/// footnote references without a note.
+fn body_errors(
     config: &Config,
     known: &BTreeSet<String>,
     t: &Transcript,
@@ -1095,6 +1177,14 @@ fn dead_links(
                 );
             }
         }
+    }
+    for (label, offset) in &body.undefined_notes {
+        errors.push(
+            t.body_diagnostic(*offset, format!("footnote [^{label}] has no note"))
+                .with_hint(format!(
+                    "add the note on a line of its own, `[^{label}]: …`, or remove the reference"
+                )),
+        );
     }
     errors
 }
@@ -1305,7 +1395,7 @@ const SPEAKERS: Terms = Terms {
 /// Builds the page list and contexts from a loaded site.
 struct Planner<'a> {
     site: &'a Site,
-    media: &'a HashMap<String, (Option<String>, Option<String>)>,
+    media: &'a Media,
     /// Indices of transcripts per language, newest first.
     by_lang: HashMap<&'a str, Vec<usize>>,
     /// Translation key → language → transcript index.
@@ -1327,7 +1417,7 @@ impl<'a> Planner<'a> {
     fn new(
         site: &'a Site,
         assets: &'a BTreeMap<String, String>,
-        media: &'a HashMap<String, (Option<String>, Option<String>)>,
+        media: &'a Media,
         summaries: Option<Vec<Value>>,
     ) -> Self {
         let mut by_lang: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -1449,11 +1539,14 @@ impl<'a> Planner<'a> {
                 ]))
             })
             .collect();
+        let typography = self.site.theme.i18n.typography(&t.lang);
+        let spaced = |text: &str| Value::from(typography.apply(text).into_owned());
+        let maybe_spaced = |text: &Option<String>| text.as_deref().map_or(Value::Null, spaced);
         let speakers = t.speakers.iter().map(|s| {
             object([
                 ("key", s.key.clone().into()),
                 ("name", s.name.clone().into()),
-                ("role", s.role.clone().into()),
+                ("role", spaced(&s.role)),
                 ("url", format!("/{}/speakers/{}/", t.lang, s.key).into()),
             ])
         });
@@ -1466,15 +1559,15 @@ impl<'a> Planner<'a> {
         });
         let date_display = self.site.theme.i18n.format_date(&t.lang, &t.date);
         object([
-            ("title", t.title.clone().into()),
+            ("title", spaced(&t.title)),
             ("url", t.url().into()),
             ("date", t.date.to_rfc3339().into()),
             ("date_display", date_display.unwrap_or_default().into()),
             ("kind", json!(t.kind)),
             ("delivery", json!(t.delivery)),
-            ("summary", t.summary.clone().into()),
-            ("location", t.location.clone().into()),
-            ("event", t.event.clone().into()),
+            ("summary", maybe_spaced(&t.summary)),
+            ("location", maybe_spaced(&t.location)),
+            ("event", maybe_spaced(&t.event)),
             ("speakers", speakers.collect()),
             ("topics", topics.collect()),
             ("translations", translations.into()),
@@ -1929,10 +2022,12 @@ impl<'a> Planner<'a> {
             return Value::Null;
         };
         let (poster, preview) = self.media.get(&v.id).cloned().unwrap_or_default();
+        let typography = self.site.theme.i18n.typography(&t.lang);
         let parts = v.parts.iter().map(|p| {
+            let title = p.title.as_deref().map(|s| typography.apply(s).into_owned());
             object([
                 ("key", p.key.clone().into()),
-                ("title", p.title.clone().into()),
+                ("title", title.into()),
                 ("start", p.start.into()),
                 ("end", p.end.into()),
                 ("start_display", p.start_display().into()),
@@ -1944,7 +2039,8 @@ impl<'a> Planner<'a> {
             ("duration", v.duration.into()),
             ("duration_display", format_timecode(v.duration).into()),
             ("poster_url", poster.into()),
-            ("preview_url", preview.into()),
+            ("preview_type", preview.as_ref().map(|p| p.1).into()),
+            ("preview_url", preview.map(|p| p.0).into()),
             ("parts", parts.collect()),
         ])
     }
@@ -2024,7 +2120,8 @@ pub fn page_url(base: &str, n: usize) -> String {
 }
 
 /// Runs `fill` on a fresh folder beside `out`, then swaps it in for `out`. On failure the
-/// folder is removed and `out` is left as it was.
+/// folder is removed and `out` is left as it was. A build stopped midway (Ctrl-C, a crash)
+/// leaves its folder behind; the next build removes it.
 fn write_atomically<T>(
     out: &Path,
     fill: impl FnOnce(&Path) -> Result<T, Vec<Diagnostic>>,
@@ -2046,9 +2143,12 @@ fn write_atomically<T>(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     );
+    remove_stale_builds(&parent, &name);
     let tmp = parent.join(format!(".{name}.building-{stamp}"));
     let old = parent.join(format!(".{name}.old-{stamp}"));
     std::fs::create_dir(&tmp).map_err(|e| vec![Diagnostic::io(&tmp, "create build folder", &e)])?;
+    // Held until the process ends: tells a build running beside this one that the folder is live.
+    let _live = lock_folder(&tmp);
     let value = match fill(&tmp) {
         Ok(v) => v,
         Err(e) => {
@@ -2057,6 +2157,7 @@ fn write_atomically<T>(
         }
     };
     let had_old = out.exists();
+    let _old_live = had_old.then(|| lock_folder(out));
     if had_old {
         if let Err(e) = std::fs::rename(out, &old) {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -2080,6 +2181,39 @@ fn write_atomically<T>(
     Ok(value)
 }
 
+/// An exclusive lock on a folder, released when the returned handle is dropped or the process
+/// ends (however it ends). `None` where folders can't be locked: the folder then looks stale.
+fn lock_folder(dir: &Path) -> Option<std::fs::File> {
+    let handle = std::fs::File::open(dir).ok()?;
+    handle.try_lock().ok()?;
+    Some(handle)
+}
+
+/// Removes the build and old-site folders of `name` in `parent` left by builds that did not end
+/// (the folder exists but no running build holds its lock).
+fn remove_stale_builds(parent: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let prefixes = [format!(".{name}.building-"), format!(".{name}.old-")];
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        if !prefixes.iter().any(|p| file_name.starts_with(p.as_str())) {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            if let Some(_stale) = lock_folder(&path) {
+                tracing::info!(folder = %path.display(), "removing what an unfinished build left");
+                let _ = remove_tree(&path);
+            }
+        }
+    }
+}
+
 /// `std::fs::remove_dir_all` on every core: a site has one folder per transcript (some 47,000
 /// for 20,000 transcripts), and unlinking the previous site's files one after another took a
 /// rebuild 0.6 s on tmpfs. Like `remove_dir_all`, it never follows a symbolic link: the link
@@ -2098,6 +2232,36 @@ fn remove_tree(dir: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_build_removes_what_an_interrupted_build_left_but_not_a_running_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let stale = dir.path().join(".public.building-1-2");
+        let stale_old = dir.path().join(".public.old-1-2");
+        let running = dir.path().join(".public.building-3-4");
+        let other_site = dir.path().join(".preview.building-1-2");
+        for d in [&stale, &stale_old, &running, &other_site] {
+            std::fs::create_dir_all(d.join("en")).unwrap();
+            std::fs::write(d.join("en/index.html"), "x").unwrap();
+        }
+        let held = super::lock_folder(&running).expect("folders can be locked here");
+        super::write_atomically(&out, |tmp| {
+            std::fs::write(tmp.join("index.html"), "new").map_err(|_| Vec::new())
+        })
+        .unwrap();
+        assert!(!stale.exists() && !stale_old.exists());
+        assert!(
+            running.join("en/index.html").exists(),
+            "a live build's folder was removed"
+        );
+        assert!(other_site.exists(), "another output's folder was removed");
+        assert_eq!(
+            std::fs::read_to_string(out.join("index.html")).unwrap(),
+            "new"
+        );
+        drop(held);
+    }
+
     #[test]
     fn remove_tree_removes_everything_below_but_never_follows_a_link() {
         let dir = tempfile::tempdir().unwrap();

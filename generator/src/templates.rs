@@ -13,6 +13,8 @@ use serde_json::Map;
 use tera::{Context, Tera, Value};
 use walkdir::WalkDir;
 
+use functions::typography::Typography;
+
 use crate::config::Config;
 use crate::error::{did_you_mean, Diagnostic};
 
@@ -29,12 +31,14 @@ pub const REQUIRED: &[&str] = &[
     "atom.xml",
 ];
 
-/// Strings of every language, flattened to dotted keys.
+/// Strings of every language, flattened to dotted keys, with the language's `[typography]`
+/// already applied to them.
 #[derive(Debug, Clone, Default)]
 pub struct I18n {
     default: String,
     strings: HashMap<String, BTreeMap<String, toml::Value>>,
     files: HashMap<String, PathBuf>,
+    typography: HashMap<String, Typography>,
 }
 
 impl I18n {
@@ -50,10 +54,27 @@ impl I18n {
         let mut errors = Vec::new();
         for (lang, path, text) in files {
             match toml::from_str::<toml::Table>(text) {
-                Ok(table) => {
+                Ok(mut table) => {
+                    let typography = match Typography::from_i18n(&table) {
+                        Ok(t) => t,
+                        Err(message) => {
+                            let at = crate::config::find_key(text, "[typography]").unwrap_or(0);
+                            errors.push(Diagnostic::at_offset(&path, text, at, message));
+                            Typography::default()
+                        }
+                    };
+                    table.remove("typography");
                     let mut flat = BTreeMap::new();
                     flatten("", &toml::Value::Table(table), &mut flat);
+                    for value in flat.values_mut() {
+                        if let toml::Value::String(s) = value {
+                            if let Cow::Owned(spaced) = typography.apply(s) {
+                                *s = spaced;
+                            }
+                        }
+                    }
                     i18n.strings.insert(lang.to_string(), flat);
+                    i18n.typography.insert(lang.to_string(), typography);
                 }
                 Err(e) => errors.push(crate::config::toml_diagnostic(&path, text, 0, &e, &[])),
             }
@@ -64,6 +85,14 @@ impl I18n {
         } else {
             Err(errors)
         }
+    }
+
+    /// The punctuation spacing of `lang` (none when its file has no `[typography]`).
+    pub fn typography(&self, lang: &str) -> &Typography {
+        static NONE: std::sync::OnceLock<Typography> = std::sync::OnceLock::new();
+        self.typography
+            .get(lang)
+            .unwrap_or_else(|| NONE.get_or_init(Typography::default))
     }
 
     /// The value of `key` in `lang`, falling back to the default language.

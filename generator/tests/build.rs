@@ -58,7 +58,9 @@ fn valid_site_builds_every_page() {
     assert!(en.contains("26 April 2018"));
     assert!(en.contains("<a href=\"/en/speakers/jens-stoltenberg/\">Jens Stoltenberg</a>"));
     assert!(en.contains("<b class=\"speaker\">Q:</b>"));
-    assert!(en.contains("class=\"timecode\" href=\"#t=5\""));
+    // no preview in the media folder: no player, so timecodes are times, not links to nowhere
+    assert!(en.contains("<span class=\"timecode\"><time datetime=\"PT5S\">"));
+    assert!(!en.contains("href=\"#t="), "a seek link without a player");
     assert!(en.contains("<img src=\"/media/sg-2018-04-26/poster.jpg\""));
     assert!(en.contains("<span class=\"part\" data-key=\"opening\">00:00:00–00:09:41</span>"));
     assert!(en.contains("<p class=\"source\">content/en/2018/pre-ministerial.md</p>"));
@@ -77,6 +79,22 @@ fn valid_site_builds_every_page() {
     // date in its own offset: 18:00 at -05:00 is still the 15th
     assert!(root
         .join("public/en/transcripts/2019/01/15/speech/index.html")
+        .exists());
+
+    // with a preview (WebM here), the page plays it and the timecodes seek it
+    std::fs::write(
+        root.join("content/media/sg-2018-04-26/preview.webm"),
+        "stand-in",
+    )
+    .unwrap();
+    build(&BuildOptions::new(root)).unwrap();
+    let en = read(root, "en/transcripts/2018/04/26/pre-ministerial/index.html");
+    assert!(
+        en.contains("<video src=\"/media/sg-2018-04-26/preview.webm\" data-type=\"video/webm\">")
+    );
+    assert!(en.contains("<a class=\"timecode\" href=\"#t=5\" data-t=\"5\">"));
+    assert!(root
+        .join("public/media/sg-2018-04-26/preview.webm")
         .exists());
 }
 
@@ -224,13 +242,23 @@ fn duplicate_url_names_both_files() {
     let e = build_error("duplicate_url");
     let both = "two transcripts have the URL /en/transcripts/2018/04/27/doorstep/: content/en/2018/doorstep-copy.md and content/en/2018/doorstep.md";
     assert!(
-        e.contains(&format!("content/en/2018/doorstep.md:1:1: {both}")),
+        e.contains(&format!("content/en/2018/doorstep.md:3:1: {both}")),
         "{e}"
     );
     assert!(
-        e.contains(&format!("content/en/2018/doorstep-copy.md:1:1: {both}")),
+        e.contains(&format!("content/en/2018/doorstep-copy.md:5:1: {both}")),
         "{e}"
     );
+}
+
+#[test]
+fn a_footnote_without_its_note_is_located() {
+    let e = build_error("undefined_footnote");
+    assert!(
+        e.contains("content/en/notes.md:8:35: footnote [^2] has no note\n  hint: add the note on a line of its own, `[^2]: …`, or remove the reference"),
+        "{e}"
+    );
+    assert!(!e.contains("[^1]"), "{e}");
 }
 
 #[test]
@@ -322,6 +350,24 @@ fn failed_build_leaves_previous_output_untouched() {
 }
 
 #[test]
+fn check_lists_the_topics_a_language_has_no_name_for() {
+    let dir = site(None);
+    let topics = dir.path().join("content/topics.toml");
+    let mut text = std::fs::read_to_string(&topics).unwrap();
+    text.push_str("\n[cyber-defence]\nen = \"Cyber defence\"\n");
+    std::fs::write(&topics, text).unwrap();
+    let report = check(&BuildOptions::new(dir.path())).unwrap();
+    assert_eq!(report.unnamed_topics["fr"], ["cyber-defence"]);
+    assert!(report.unnamed_topics["en"].is_empty());
+    assert!(!report.is_complete());
+    let text = report.to_string();
+    assert!(
+        text.contains("fr: 1 topic has no fr name in content/topics.toml (another language's is shown):\n  [cyber-defence] fr = \"…\"\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn check_reports_translation_gaps_without_publishing() {
     let dir = site(None);
     let report = check(&BuildOptions::new(dir.path())).unwrap();
@@ -407,10 +453,24 @@ fn cli_prints_a_summary_or_every_error_and_exits_non_zero() {
 }
 
 #[test]
+fn a_download_without_its_file_or_a_missing_poster_is_located() {
+    let e = build_error("missing_part");
+    assert!(
+        e.contains("content/en/2018/clip.md:15:1: video part `answer` has no file: content/media/clip-2018-05-03/answer.mp4 is missing\n  hint: add the file, or remove the part from [[video.parts]] until it is ready"),
+        "{e}"
+    );
+    assert!(
+        e.contains("content/en/2018/clip.md:9:1: video poster `still.jpg` not found in content/media/clip-2018-05-03"),
+        "{e}"
+    );
+    assert!(!e.contains("`full`"), "full.mp4 is there: {e}");
+}
+
+#[test]
 fn translations_must_describe_the_same_video() {
     let e = build_error("video_mismatch");
     assert!(
-        e.contains("content/fr/2018/pre-ministerial.md:1:1: video `sg-2018-04-26` has other parts or duration than in content/en/2018/pre-ministerial.md"),
+        e.contains("content/fr/2018/pre-ministerial.md:8:1: video `sg-2018-04-26` has other parts or duration than in content/en/2018/pre-ministerial.md"),
         "{e}"
     );
 }

@@ -1,5 +1,6 @@
 //! End to end: builds the real sample site (the repository root: `content/`, `themes/default/`)
-//! into a temporary folder and checks what readers, crawlers and the download function rely on.
+//! into a temporary folder and checks what readers, crawlers and the download function rely on,
+//! and pins the published seed transcript in both languages (insta snapshots).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -360,4 +361,82 @@ fn the_delivery_status_reads_right_in_french() {
     };
     assert!(page("en").contains("data-delivery=\"as-delivered\">As delivered</span>"));
     assert!(page("fr").contains("data-delivery=\"as-delivered\">Texte tel que prononcé</span>"));
+}
+
+/// What a reader sees of a page: its text without tags, scripts and styles.
+fn visible_text(html: &str) -> String {
+    let mut rest = html;
+    let mut text = String::new();
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        rest = &rest[open..];
+        let end_of = |closing: &str| rest.find(closing).map(|i| i + closing.len());
+        let skip = if rest.starts_with("<script") {
+            end_of("</script>")
+        } else if rest.starts_with("<style") {
+            end_of("</style>")
+        } else {
+            end_of(">")
+        };
+        rest = &rest[skip.unwrap_or(rest.len())..];
+    }
+    text.push_str(rest);
+    text
+}
+
+#[test]
+fn french_pages_never_start_a_line_with_a_mark() {
+    let site = build_sample();
+    let french = files(&site.out.join("fr"), "html");
+    assert!(french.len() > 10, "{} French pages", french.len());
+    let mut found = Vec::new();
+    for page in &french {
+        let text = visible_text(&std::fs::read_to_string(page).unwrap());
+        for bad in [" ?", " !", " ;", " :", " »", "« ", "“", "”"] {
+            if let Some(at) = text.find(bad) {
+                let from = text[..at]
+                    .char_indices()
+                    .rev()
+                    .nth(30)
+                    .map_or(0, |(i, _)| i);
+                found.push(format!(
+                    "{}: {bad:?} in …{}",
+                    page.display(),
+                    &text[from..at + bad.len()]
+                ));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    // the seed's questions, typed with ordinary spaces, keep their mark on the line
+    let seed = site.read("fr/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
+    assert!(
+        seed.contains("\u{202f}?"),
+        "no narrow no-break space before a question mark"
+    );
+}
+
+/// The `<article>` of a built transcript page: the transcript as readers get it (facts, video and
+/// downloads, the text with its turns, timecodes, lists, notes and typography), without the
+/// site's header and footer.
+fn article(page: &str) -> &str {
+    let start = page.find("<article").expect("an <article>");
+    let end = page.find("</article>").expect("a </article>") + "</article>".len();
+    &page[start..end]
+}
+
+// Pin the published seed transcript in both languages, so any change to what readers get of it
+// (markup, labels, French spacing) shows up in review.
+#[test]
+fn seed_transcript_as_published_in_english() {
+    let site = build_sample();
+    let page = site.read("en/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
+    insta::assert_snapshot!(article(&page));
+}
+
+#[test]
+fn seed_transcript_as_published_in_french() {
+    let site = build_sample();
+    let page = site.read("fr/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
+    insta::assert_snapshot!(article(&page));
 }
