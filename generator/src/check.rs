@@ -94,40 +94,48 @@ impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "ok: {} pages build without errors", self.pages)?;
         for (lang, keys) in &self.missing_keys {
-            if !keys.is_empty() {
-                writeln!(
-                    f,
-                    "{lang}: {} i18n key(s) missing (the default language's text is used):",
-                    keys.len()
-                )?;
-                for k in keys {
-                    writeln!(f, "  {k}")?;
-                }
-            }
+            let heading = format!(
+                "{lang}: {} i18n key(s) missing (the default language's text is used):",
+                keys.len()
+            );
+            list(f, &heading, keys, |k| k.clone())?;
         }
         for (lang, gaps) in &self.untranslated {
-            match gaps.len() {
-                0 => continue,
-                1 => writeln!(f, "{lang}: 1 transcript has no {lang} version; write")?,
-                n => writeln!(f, "{lang}: {n} transcripts have no {lang} version; write")?,
-            }
-            for gap in gaps {
-                writeln!(f, "  {}  (from {})", gap.write, gap.source.display())?;
-            }
+            let heading = match gaps.len() {
+                1 => format!("{lang}: 1 transcript has no {lang} version; write"),
+                n => format!("{lang}: {n} transcripts have no {lang} version; write"),
+            };
+            list(f, &heading, gaps, |g| {
+                format!("{}  (from {})", g.write, g.source.display())
+            })?;
         }
         for (lang, keys) in &self.unnamed_topics {
-            match keys.len() {
-                0 => continue,
-                1 => writeln!(f, "{lang}: 1 topic has no {lang} name in content/topics.toml (another language's is shown):")?,
-                n => writeln!(f, "{lang}: {n} topics have no {lang} name in content/topics.toml (another language's is shown):")?,
-            }
-            for key in keys {
-                writeln!(f, "  [{key}] {lang} = \"…\"")?;
-            }
+            let heading = match keys.len() {
+                1 => format!("{lang}: 1 topic has no {lang} name in content/topics.toml (another language's is shown):"),
+                n => format!("{lang}: {n} topics have no {lang} name in content/topics.toml (another language's is shown):"),
+            };
+            list(f, &heading, keys, |k| format!("[{k}] {lang} = \"…\""))?;
         }
         if self.is_complete() {
             writeln!(f, "every language is complete")?;
         }
         Ok(())
     }
+}
+
+/// `heading`, then one indented line per item; nothing at all when there are no items.
+fn list<T>(
+    f: &mut fmt::Formatter<'_>,
+    heading: &str,
+    items: &[T],
+    line: impl Fn(&T) -> String,
+) -> fmt::Result {
+    if items.is_empty() {
+        return Ok(());
+    }
+    writeln!(f, "{heading}")?;
+    for item in items {
+        writeln!(f, "  {}", line(item))?;
+    }
+    Ok(())
 }

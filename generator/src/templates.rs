@@ -103,6 +103,14 @@ impl I18n {
             .or_else(|| self.strings.get(&self.default).and_then(|s| s.get(key)))
     }
 
+    /// Every key of `lang`'s own file (no fallback), sorted.
+    pub fn keys_of(&self, lang: &str) -> impl Iterator<Item = &str> {
+        self.strings
+            .get(lang)
+            .into_iter()
+            .flat_map(|s| s.keys().map(String::as_str))
+    }
+
     /// Keys present in the default language but missing in `lang`, sorted.
     pub fn missing_keys(&self, lang: &str) -> Vec<String> {
         let empty = BTreeMap::new();
@@ -120,10 +128,7 @@ impl I18n {
 
     /// Every key of the default language.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.strings
-            .get(&self.default)
-            .into_iter()
-            .flat_map(|s| s.keys().map(String::as_str))
+        self.keys_of(&self.default)
     }
 
     /// Translates `key` into `lang`, filling `{name}` placeholders from `args`.
