@@ -5,12 +5,16 @@
 //! CommonMark plus tables, footnotes, smart punctuation and heading ids, and the transcript
 //! extensions documented for authors in README.md ("Authoring"):
 //! - **speaker turns**: a paragraph starting with a bold `**Name:**` opens a
-//!   `<section class="turn answer">` (or `turn question` for `**Q:**` / `**Question:**`) that runs
-//!   until the next turn, heading or rule, with the name as `<b class="speaker">`;
-//! - **timecodes**: `[00:03:12]` at the start of a paragraph becomes a seek link;
+//!   `<section class="turn answer">` (or `turn question` for `**Q:**` / `**Question:**`, the
+//!   language's question labels) that runs until the next turn, heading or rule, with the name as
+//!   `<b class="speaker">`;
+//! - **timecodes**: `[00:03:12]` at the start of a paragraph becomes a seek link (a plain time
+//!   when the page has no player);
 //! - **pasted bullets**: lines starting with `•`, `·`, `–`, `◦`, `▪` or `‣` become a real list,
 //!   nested by their indentation;
-//! - **footnotes** `[^1]` are numbered in reading order and gathered in an endnotes section.
+//! - **footnotes** `[^1]` are numbered in reading order and gathered in an endnotes section; a
+//!   reference without a note is reported;
+//! - **typography**: the language's punctuation spacing, on text only (never code).
 //!
 //! Everything is done by transforming pulldown-cmark events, never by rewriting HTML.
 
