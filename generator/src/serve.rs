@@ -5,7 +5,9 @@
 //! local adapters (SQLite, an outbox folder of `.eml` files, the local media folder behind signed
 //! URLs), then watches `content/`, `themes/` and `pressroom.toml`: every change rebuilds the site
 //! (debounced), prints how long it took, and reloads the pages open in a browser through a
-//! server-sent-events endpoint ([`RELOAD_PATH`]) and a small script injected only here.
+//! server-sent-events endpoint ([`RELOAD_PATH`]) and a small script injected only here. A rebuild
+//! that fails shows its errors over the open pages (which keep the last good site) until the
+//! next one succeeds.
 
 use std::convert::Infallible;
 use std::io::{self, Write as _};
@@ -29,12 +31,19 @@ use tower_http::services::ServeDir;
 use crate::config::{Config, PasswordPolicy};
 use crate::site::{BuildOptions, LiveSite, Update};
 
-/// Server-sent events: one `reload` event after every successful rebuild.
+/// Server-sent events: one `reload` event after every successful rebuild, one `failed` event
+/// (its data the errors, as a JSON string) after every failed one, and on connecting while the
+/// last rebuild failed.
 pub const RELOAD_PATH: &str = "/__pressroom/reload";
 
-/// Injected before `</body>` of every HTML page served here (never into the built files).
+/// Injected before `</body>` of every HTML page served here (never into the built files). A
+/// `failed` event shows the errors in a panel over the page (an alert, so screen readers say it).
 const RELOAD_SCRIPT: &str = "<script>/* pressroom serve: live reload */(function(){if(!window.EventSource)return;\
-var s=new EventSource(\"/__pressroom/reload\");window.__pressroomLiveReload=s;s.addEventListener(\"reload\",function(){location.reload();});})();</script>";
+var s=new EventSource(\"/__pressroom/reload\");window.__pressroomLiveReload=s;s.addEventListener(\"reload\",function(){location.reload();});\
+s.addEventListener(\"failed\",function(e){var d=document.getElementById(\"__pressroom-error\");if(!d){d=document.createElement(\"div\");d.id=\"__pressroom-error\";\
+d.setAttribute(\"role\",\"alert\");d.style.cssText=\"position:fixed;inset:auto 0 0 0;max-height:60vh;overflow:auto;z-index:2147483647;margin:0;padding:1rem;\
+background:#5c0011;color:#fff;font:14px/1.5 ui-monospace,monospace;white-space:pre-wrap\";document.body.appendChild(d);}\
+d.textContent=\"pressroom serve: the last change did not build; this page is the last good version. Fix and save to reload.\\n\\n\"+JSON.parse(e.data);});})();</script>";
 
 /// Largest HTML page the reload script is injected into; larger pages are served untouched.
 const MAX_INJECT_BYTES: usize = 16 * 1024 * 1024;
@@ -160,7 +169,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     )
     .map_err(ServeError::Functions)?;
 
-    let (reload_tx, reload_rx) = watch::channel(0u64);
+    let (reload_tx, reload_rx) = watch::channel(Rebuilt::default());
     let languages: Arc<Vec<String>> =
         Arc::new(config.languages.iter().map(|l| l.code.clone()).collect());
     let app = router(&out, languages, reload_rx).merge(api);
@@ -202,7 +211,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
 }
 
 /// The static site with directory indexes, per-language 404 pages and the reload endpoint.
-fn router(out: &Path, languages: Arc<Vec<String>>, reload: watch::Receiver<u64>) -> Router {
+fn router(out: &Path, languages: Arc<Vec<String>>, reload: watch::Receiver<Rebuilt>) -> Router {
     let not_found_root = out.to_path_buf();
     let not_found = axum::routing::any(move |req: Request| {
         let root = not_found_root.clone();
@@ -245,26 +254,46 @@ async fn not_found_page(out: &Path, languages: &[String], path: &str) -> Respons
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
-fn reload_events(rx: watch::Receiver<u64>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let events = reload_generations(rx).map(|generation| {
-        Ok(Event::default()
-            .event("reload")
-            .data(generation.to_string()))
+/// The outcome of the latest rebuild, as the open pages hear of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Counts rebuilds, successful or not.
+    pub generation: u64,
+    /// The errors, when it failed.
+    pub errors: Option<String>,
+}
+
+fn reload_events(
+    rx: watch::Receiver<Rebuilt>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let events = reload_generations(rx).map(|rebuilt| {
+        let event = match &rebuilt.errors {
+            None => Event::default()
+                .event("reload")
+                .data(rebuilt.generation.to_string()),
+            Some(errors) => Event::default()
+                .event("failed")
+                .json_data(errors)
+                .unwrap_or_default(),
+        };
+        Ok(event)
     });
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
-/// The rebuild generations a newly connected page must reload for: only those after it connected.
-/// A clone of the router's receiver has "seen" only the generation the router started with;
-/// without `mark_unchanged`, a page connecting after any rebuild would be told to reload at once,
+/// The rebuilds a newly connected page must hear of: those after it connected, and first the
+/// latest if it failed (the page was loaded from the last good site and must say so). A clone of
+/// the router's receiver has "seen" only the value the router started with; without marking the
+/// current one seen, a page connecting after any rebuild would be told to reload at once,
 /// reload, reconnect, and so on forever.
-fn reload_generations(mut rx: watch::Receiver<u64>) -> impl Stream<Item = u64> {
-    rx.mark_unchanged();
-    stream::unfold(rx, |mut rx| async move {
+fn reload_generations(mut rx: watch::Receiver<Rebuilt>) -> impl Stream<Item = Rebuilt> {
+    let current = rx.borrow_and_update().clone();
+    let failing = current.errors.is_some().then_some(current);
+    stream::iter(failing).chain(stream::unfold(rx, |mut rx| async move {
         rx.changed().await.ok()?;
-        let generation = *rx.borrow_and_update();
-        Some((generation, rx))
-    })
+        let rebuilt = rx.borrow_and_update().clone();
+        Some((rebuilt, rx))
+    }))
 }
 
 /// Adds [`RELOAD_SCRIPT`] to HTML responses; everything else passes through untouched.
@@ -313,7 +342,7 @@ fn watch_and_rebuild(
     state_dir: PathBuf,
     mut live: LiveSite,
     search: bool,
-    reload: watch::Sender<u64>,
+    reload: watch::Sender<Rebuilt>,
 ) -> Result<notify::RecommendedWatcher, notify::Error> {
     use notify::{RecursiveMode, Watcher as _};
     let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
@@ -361,7 +390,10 @@ fn watch_and_rebuild(
                             describe(&root, &changed),
                             changed.len()
                         );
-                        let _ = reload.send(generation);
+                        let _ = reload.send(Rebuilt {
+                            generation,
+                            errors: None,
+                        });
                     }
                     Ok(Update::Pages { pages, elapsed }) => {
                         generation += 1;
@@ -376,13 +408,21 @@ fn watch_and_rebuild(
                                 ""
                             }
                         );
-                        let _ = reload.send(generation);
+                        let _ = reload.send(Rebuilt {
+                            generation,
+                            errors: None,
+                        });
                         if let Some(indexer) = &indexer {
                             let _ = indexer.send(());
                         }
                     }
                     Err(errors) => {
+                        generation += 1;
                         eprintln!("rebuild failed; still serving the last good site:\n{errors}");
+                        let _ = reload.send(Rebuilt {
+                            generation,
+                            errors: Some(errors.to_string()),
+                        });
                     }
                 }
                 let _ = io::stdout().flush();
@@ -475,18 +515,40 @@ fn describe(root: &Path, changed: &[PathBuf]) -> String {
 mod tests {
     use super::*;
 
+    fn ok(generation: u64) -> Rebuilt {
+        Rebuilt {
+            generation,
+            errors: None,
+        }
+    }
+
     #[tokio::test]
     async fn a_page_is_told_to_reload_only_for_rebuilds_after_it_connected() {
-        let (tx, rx) = watch::channel(0u64);
-        tx.send(1).unwrap(); // a rebuild before the page connected
+        let (tx, rx) = watch::channel(Rebuilt::default());
+        tx.send(ok(1)).unwrap(); // a rebuild before the page connected
         let mut generations = Box::pin(reload_generations(rx.clone()));
         let early = tokio::time::timeout(Duration::from_millis(50), generations.next()).await;
         assert!(
             early.is_err(),
             "no reload for a rebuild the page has already seen"
         );
-        tx.send(2).unwrap();
-        assert_eq!(generations.next().await, Some(2));
+        tx.send(ok(2)).unwrap();
+        assert_eq!(generations.next().await, Some(ok(2)));
+    }
+
+    #[tokio::test]
+    async fn a_page_opened_while_the_last_rebuild_failed_is_told_at_once() {
+        let failed = Rebuilt {
+            generation: 3,
+            errors: Some("content/en/x.md:2:1: missing field `date`".into()),
+        };
+        let (tx, rx) = watch::channel(failed.clone());
+        let mut heard = Box::pin(reload_generations(rx.clone()));
+        assert_eq!(heard.next().await, Some(failed));
+        let early = tokio::time::timeout(Duration::from_millis(50), heard.next()).await;
+        assert!(early.is_err(), "the failure is told once");
+        tx.send(ok(4)).unwrap();
+        assert_eq!(heard.next().await, Some(ok(4)));
     }
 
     #[test]

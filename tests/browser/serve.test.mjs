@@ -1,10 +1,11 @@
 // `pressroom serve` itself: directory URLs, per-language 404 pages with status 404, the live-reload
 // script injected into served pages only (never into public/), and a rebuild + reload after a
-// transcript changes, with its time printed (target: under 100 ms on a small site).
+// transcript changes, with its time printed (target: under 100 ms on a small site); a change that
+// does not build shows its errors over the open pages.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, readFile, readdir } from 'node:fs/promises';
+import { appendFile, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startServer, launchBrowser, newPage } from './harness.mjs';
 
@@ -89,5 +90,27 @@ test('an edited transcript updates only its pages and reloads the open page', as
     if ((await readFile(path.join(server.root, 'public', 'en', 'transcripts', f), 'utf8')).includes(marker)) found.push(f);
   }
   assert.equal(found.length, 1, `exactly one rebuilt page carries the marker: ${found}`);
+  await page.context().close();
+});
+
+test('a change that does not build shows its errors over the open page, until it is fixed', async () => {
+  const page = await newPage(browser, 'en');
+  await page.goto(`${server.url}/en/`);
+  await page.waitForFunction(() => window.__pressroomLiveReload && window.__pressroomLiveReload.readyState === 1, null, { timeout: 10000 });
+  const broken = path.join(server.root, 'content', 'en', 'zz-broken.md');
+  await writeFile(broken, '+++\ntitle = "No date"\nkind = "speech"\n+++\nText.\n');
+  const panel = page.locator('#__pressroom-error[role="alert"]');
+  await panel.waitFor({ timeout: 20000 });
+  assert.match(await panel.textContent(), /content\/en\/zz-broken\.md:2:1: missing field `date`/);
+  // a page opened now, from the last good site, says so too
+  const other = await newPage(browser, 'en');
+  await other.goto(`${server.url}/en/topics/`);
+  await other.locator('#__pressroom-error').waitFor({ timeout: 10000 });
+  await other.context().close();
+  // fixed: the page reloads and the panel is gone
+  await page.evaluate(() => { window.__beforeReload = true; });
+  await rm(broken);
+  await page.waitForFunction(() => window.__beforeReload !== true, null, { timeout: 20000 });
+  assert.equal(await page.locator('#__pressroom-error').count(), 0);
   await page.context().close();
 });
