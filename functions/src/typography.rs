@@ -23,12 +23,21 @@ const NARROW: char = '\u{202f}';
 const NO_BREAK: char = '\u{a0}';
 
 /// One language's spacing rules. The default changes nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Typography {
     narrow_before: Vec<char>,
     no_break_before: Vec<char>,
     narrow_after: Vec<char>,
     quotes: Option<(String, String)>,
+    /// The first UTF-8 bytes of the marks above (and of the curly quotes, with `quotes`): a
+    /// text without any of them is left alone after one pass over its bytes.
+    leads: [bool; 256],
+}
+
+impl Default for Typography {
+    fn default() -> Self {
+        Typography::new(Vec::new(), Vec::new(), Vec::new(), None)
+    }
 }
 
 impl Typography {
@@ -66,12 +75,38 @@ impl Typography {
                 KEYS.join(", ")
             ));
         }
-        Ok(Typography {
-            narrow_before: marks("narrow_space_before")?,
-            no_break_before: marks("space_before")?,
-            narrow_after: marks("narrow_space_after")?,
+        Ok(Typography::new(
+            marks("narrow_space_before")?,
+            marks("space_before")?,
+            marks("narrow_space_after")?,
             quotes,
-        })
+        ))
+    }
+
+    fn new(
+        narrow_before: Vec<char>,
+        no_break_before: Vec<char>,
+        narrow_after: Vec<char>,
+        quotes: Option<(String, String)>,
+    ) -> Typography {
+        let mut leads = [false; 256];
+        let curly = quotes.as_ref().map_or(&[][..], |_| &['“', '”'][..]);
+        for c in narrow_before
+            .iter()
+            .chain(&no_break_before)
+            .chain(&narrow_after)
+            .chain(curly)
+        {
+            let mut utf8 = [0; 4];
+            leads[c.encode_utf8(&mut utf8).as_bytes()[0] as usize] = true;
+        }
+        Typography {
+            narrow_before,
+            no_break_before,
+            narrow_after,
+            quotes,
+            leads,
+        }
     }
 
     /// True when the rules change nothing.
@@ -119,26 +154,27 @@ impl Typography {
         Cow::Owned(out)
     }
 
-    /// Whether [`Self::apply`] would change `text` (checked first, so that the text of most
-    /// events is neither copied nor allocated).
+    /// Whether [`Self::apply`] would change `text`. Most text of a transcript has no mark next
+    /// to a space, so this scans bytes and looks closer only at a mark's first byte (never a
+    /// UTF-8 continuation byte, so always the start of a character).
     fn changes(&self, text: &str) -> bool {
-        let mut prev: Option<char> = None;
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            let hit = match c {
-                ' ' => {
-                    let next = chars.peek();
-                    next.is_some_and(|n| {
-                        self.narrow_before.contains(n) || self.no_break_before.contains(n)
-                    }) || prev.is_some_and(|p| self.narrow_after.contains(&p))
-                }
-                '“' | '”' => self.quotes.is_some(),
-                _ => false,
+        let bytes = text.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            if !self.leads[b as usize] {
+                continue;
+            }
+            let Some(c) = text[i..].chars().next() else {
+                continue;
             };
-            if hit {
+            let spaced_before = i > 0 && bytes[i - 1] == b' ';
+            let spaced_after = bytes.get(i + c.len_utf8()) == Some(&b' ');
+            if (spaced_before
+                && (self.narrow_before.contains(&c) || self.no_break_before.contains(&c)))
+                || (spaced_after && self.narrow_after.contains(&c))
+                || (matches!(c, '“' | '”') && self.quotes.is_some())
+            {
                 return true;
             }
-            prev = Some(c);
         }
         false
     }
@@ -195,6 +231,18 @@ mod tests {
             "l’OTAN",
         ] {
             assert!(matches!(t.apply(kept), Cow::Borrowed(_)), "{kept}");
+        }
+    }
+
+    #[test]
+    fn the_quick_check_agrees_with_the_rules() {
+        let t = french();
+        for text in [
+            "a ? b", "a? b", "« a", "«a", "a »", "l’OTAN", "“a”", "a : b", "10:30", "é à ç",
+            "fin ?", "? début", " ", "", "« ", "a\u{a0}?",
+        ] {
+            let changed = matches!(t.apply(text), Cow::Owned(ref s) if s != text);
+            assert_eq!(t.changes(text), changed, "{text:?}");
         }
     }
 
