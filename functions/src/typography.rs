@@ -154,6 +154,13 @@ impl Typography {
         Cow::Owned(out)
     }
 
+    /// [`Self::apply`] to a string in place (it is replaced only when something changes).
+    pub fn apply_in_place(&self, text: &mut String) {
+        if let Cow::Owned(spaced) = self.apply(text) {
+            *text = spaced;
+        }
+    }
+
     /// Whether [`Self::apply`] would change `text`. Most text of a transcript has no mark next
     /// to a space, so this scans bytes and looks closer only at a mark's first byte (never a
     /// UTF-8 continuation byte, so always the start of a character).

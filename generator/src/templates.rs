@@ -68,9 +68,7 @@ impl I18n {
                     flatten("", &toml::Value::Table(table), &mut flat);
                     for value in flat.values_mut() {
                         if let toml::Value::String(s) = value {
-                            if let Cow::Owned(spaced) = typography.apply(s) {
-                                *s = spaced;
-                            }
+                            typography.apply_in_place(s);
                         }
                     }
                     i18n.strings.insert(lang.to_string(), flat);

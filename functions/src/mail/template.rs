@@ -139,9 +139,7 @@ fn email_strings(lang: &str, source: &str) -> Result<BTreeMap<String, String>, T
         flatten("", email, &mut out);
     }
     for s in out.values_mut() {
-        if let std::borrow::Cow::Owned(spaced) = typography.apply(s) {
-            *s = spaced;
-        }
+        typography.apply_in_place(s);
     }
     Ok(out)
 }
