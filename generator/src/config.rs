@@ -363,15 +363,20 @@ fn key_offset(source: &str, key: &str) -> usize {
 /// Byte offset of the first line of TOML `source` that assigns `key` (`key = …`) or, for a key
 /// written as a table header (`[video]`, `[[video.parts]]`), opens that table.
 pub(crate) fn find_key(source: &str, key: &str) -> Option<usize> {
+    find_line(source, |line| match line.strip_prefix(key) {
+        Some(_) if key.starts_with('[') => true,
+        Some(rest) => rest.trim_start().starts_with('='),
+        None => false,
+    })
+}
+
+/// Byte offset, past its indentation, of the first line of `source` whose text (without that
+/// indentation) satisfies `wanted`.
+pub(crate) fn find_line(source: &str, wanted: impl Fn(&str) -> bool) -> Option<usize> {
     let mut offset = 0;
     for line in source.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        let found = match trimmed.strip_prefix(key) {
-            Some(_) if key.starts_with('[') => true,
-            Some(rest) => rest.trim_start().starts_with('='),
-            None => false,
-        };
-        if found {
+        if wanted(trimmed) {
             return Some(offset + (line.len() - trimmed.len()));
         }
         offset += line.len();

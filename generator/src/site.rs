@@ -1109,24 +1109,12 @@ fn labels<'t>(theme: Option<&'t Theme>, lang: &str, player: bool) -> markdown::L
 
 /// A diagnostic at the `key = "{key}"` line of `t`'s video part (at `[video]` if not found).
 fn part_diagnostic(t: &Transcript, key: &str, message: String) -> Diagnostic {
-    let front_matter = &t.text[..t.body_offset];
     let quoted = format!("\"{key}\"");
-    let line = front_matter
-        .split_inclusive('\n')
-        .scan(0, |start, line| {
-            let at = *start;
-            *start += line.len();
-            Some((at, line))
-        })
-        .find(|(_, line)| {
-            let l = line.trim_start();
-            l.starts_with("key") && l.contains(&quoted)
-        });
+    let line = crate::config::find_line(&t.text[..t.body_offset], |l| {
+        l.starts_with("key") && l.contains(&quoted)
+    });
     match line {
-        Some((at, line)) => {
-            let indent = line.len() - line.trim_start().len();
-            Diagnostic::at_offset(&t.source, &t.text, at + indent, message)
-        }
+        Some(at) => Diagnostic::at_offset(&t.source, &t.text, at, message),
         None => t.field_diagnostic(&["[video]", "video"], message),
     }
 }
