@@ -890,6 +890,21 @@ mod tests {
         assert_eq!(escape_html("&"), "&amp;");
     }
 
+    /// The vendored tera (`generator/vendor/README.md`) borrows name segments without `~` and
+    /// still unescapes those with one: each kind of lookup, in the context and in a loop.
+    #[test]
+    fn dotted_and_bracketed_names_find_their_values() {
+        let context = Context::from_value(serde_json::json!({
+            "page": {"title": "Briefing", "parts": [{"key": "full"}], "with/slash": "a/b", "tilde~": "t"},
+        }))
+        .unwrap();
+        let source = "{{ page.title }}|{{ page.parts.0.key }}|{{ page['with/slash'] }}|\
+            {{ page['tilde~'] }}|{% for p in page.parts %}{{ p.key }}{% endfor %}|\
+            {{ page.missing | default(value='none') }}";
+        let out = Tera::one_off(source, &context, false).unwrap();
+        assert_eq!(out, "Briefing|full|a/b|t|full|none");
+    }
+
     #[test]
     fn placeholders_fill_in_one_pass() {
         let i = I18n::parse(

@@ -251,7 +251,7 @@ struct PointerMachina<'a> {
 }
 
 impl PointerMachina<'_> {
-    fn new(pointer: &str) -> PointerMachina {
+    fn new(pointer: &str) -> PointerMachina<'_> {
         PointerMachina {
             pointer,
             single_quoted: false,
@@ -357,14 +357,25 @@ pub fn dotted_pointer<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> 
         return Some(value);
     }
 
-    PointerMachina::new(pointer).map(|mat| mat.replace("~1", "/").replace("~0", "~")).try_fold(
+    PointerMachina::new(pointer).map(unescape).try_fold(
         value,
         |target, token| match target {
-            Value::Object(map) => map.get(&token),
+            Value::Object(map) => map.get(&*token),
             Value::Array(list) => parse_index(&token).and_then(|x| list.get(x)),
             _ => None,
         },
     )
+}
+
+/// A segment of a dotted pointer with `~1` and `~0` unescaped (`/` and `~`); borrowed, not
+/// copied, when it has neither, as nearly every segment has.
+#[inline]
+pub(crate) fn unescape(segment: &str) -> std::borrow::Cow<'_, str> {
+    if segment.contains('~') {
+        std::borrow::Cow::Owned(segment.replace("~1", "/").replace("~0", "~"))
+    } else {
+        std::borrow::Cow::Borrowed(segment)
+    }
 }
 
 /// serde jsons parse_index
