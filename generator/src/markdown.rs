@@ -92,20 +92,20 @@ pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
         })
         .collect();
     // pulldown-cmark prints a reference to a note that does not exist as its text, `[^2]`
-    let mut in_code = false;
+    let mut code = CodeBlocks::default();
     let mut undefined_notes = Vec::new();
     for (event, range) in &events {
-        match event {
-            Event::Start(Tag::CodeBlock(_)) => in_code = true,
-            Event::End(TagEnd::CodeBlock) => in_code = false,
-            Event::Text(text) if !in_code && text.contains("[^") => {
+        if code.contain(event) {
+            continue;
+        }
+        if let Event::Text(text) = event {
+            if text.contains("[^") {
                 let written = &source.text[range.clone()];
                 undefined_notes.extend(
                     note_markers(written)
                         .map(|(label, at)| (label.to_string(), source.original(range.start + at))),
                 );
             }
-            _ => {}
         }
     }
     let events: Vec<Event> = events.into_iter().map(|(e, _)| e).collect();
@@ -137,25 +137,45 @@ pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
 
 /// Applies `typography` to the text of `events`, leaving code blocks as written.
 fn space_marks<'e>(events: Vec<Event<'e>>, typography: &Typography) -> Vec<Event<'e>> {
-    let mut in_code = false;
+    let mut code = CodeBlocks::default();
     events
         .into_iter()
-        .map(|event| match event {
-            Event::Start(Tag::CodeBlock(_)) => {
-                in_code = true;
-                event
+        .map(|event| {
+            if code.contain(&event) {
+                return event;
             }
-            Event::End(TagEnd::CodeBlock) => {
-                in_code = false;
-                event
+            match event {
+                Event::Text(text) => match typography.apply(&text) {
+                    Cow::Owned(spaced) => Event::Text(CowStr::from(spaced)),
+                    Cow::Borrowed(_) => Event::Text(text),
+                },
+                other => other,
             }
-            Event::Text(text) if !in_code => match typography.apply(&text) {
-                Cow::Owned(spaced) => Event::Text(CowStr::from(spaced)),
-                Cow::Borrowed(_) => Event::Text(text),
-            },
-            other => other,
         })
         .collect()
+}
+
+/// Follows a stream of events to tell which are part of a code block, whose text is the
+/// author's exactly (no note references, no typography).
+#[derive(Default)]
+struct CodeBlocks {
+    inside: bool,
+}
+
+impl CodeBlocks {
+    /// Whether `event`, the next of the stream, is part of a code block (its start and end
+    /// included).
+    fn contain(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => self.inside = true,
+            Event::End(TagEnd::CodeBlock) => {
+                self.inside = false;
+                return true;
+            }
+            _ => {}
+        }
+        self.inside
+    }
 }
 
 /// ` aria-label="…"` (escaped), or nothing for an empty label.
