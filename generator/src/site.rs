@@ -442,31 +442,15 @@ impl Site {
     fn load_partial(options: &BuildOptions) -> Result<(Site, Vec<Diagnostic>), BuildErrors> {
         let root = options.root.clone();
         let config = Config::load(&root)?;
+        // The theme parses while the content is read and parsed (rayon shares the cores between
+        // them); its errors still come first.
+        let (theme, (topics, parsed, content_errors)) = rayon::join(
+            || Theme::load(&root, &config),
+            || load_content(&root, &config),
+        );
         let mut errors = Vec::new();
-        let theme = Theme::load(&root, &config)
-            .map_err(|e| errors.extend(e))
-            .ok();
-
-        let topics = match std::fs::read_to_string(root.join(TOPICS_FILE)) {
-            Ok(text) => Topics::parse(&text).unwrap_or_else(|d| {
-                errors.push(d);
-                Topics::default()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Topics::default(),
-            Err(e) => {
-                errors.push(Diagnostic::io(Path::new(TOPICS_FILE), "read", &e));
-                Topics::default()
-            }
-        };
-
-        let files = content_files(&root, &config, &mut errors);
-        let parsed: Vec<Result<Transcript, Vec<Diagnostic>>> = files
-            .par_iter()
-            .map(|(rel, lang, key_path)| {
-                let text = content::read_source(&root, rel).map_err(|d| vec![d])?;
-                content::parse_transcript(rel, text, lang, key_path, &topics)
-            })
-            .collect();
+        let theme = theme.map_err(|e| errors.extend(e)).ok();
+        errors.extend(content_errors);
         let mut transcripts = Vec::new();
         for p in parsed {
             match p {
@@ -477,112 +461,28 @@ impl Site {
         }
         transcripts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
 
-        // two files, one URL; two files, one translation
-        let mut by_url: HashMap<String, Vec<&Transcript>> = HashMap::new();
-        let mut by_key: HashMap<(&str, &str), Vec<&Transcript>> = HashMap::new();
-        for t in &transcripts {
-            by_url.entry(t.url()).or_default().push(t);
-            by_key
-                .entry((&t.lang, &t.translation_key))
-                .or_default()
-                .push(t);
-        }
-        for (url, ts) in &by_url {
-            if ts.len() > 1 {
-                let names: Vec<String> =
-                    ts.iter().map(|t| t.source.display().to_string()).collect();
-                for t in ts {
-                    errors.push(
-                        t.field_diagnostic(
-                            &["slug", "date"],
-                            format!(
-                                "two transcripts have the URL {url}: {}",
-                                names.join(" and ")
-                            ),
-                        )
-                        .with_hint("give one of them another `slug` (or fix its date)"),
-                    );
-                }
-            }
-        }
-        for ((lang, key), ts) in &by_key {
-            if ts.len() > 1 {
-                let names: Vec<String> =
-                    ts.iter().map(|t| t.source.display().to_string()).collect();
-                for t in ts {
-                    errors.push(
-                        t.field_diagnostic(&["translation_key"], format!("two {lang} transcripts share the translation key `{key}`: {}", names.join(" and ")))
-                            .with_hint("each language may have only one version of a transcript; fix `translation_key`"),
-                    );
-                }
-            }
-        }
-        // one video belongs to one transcript (in any number of languages), with the same parts
-        let shape = |v: &content::Video| {
-            let parts: Vec<_> = v
-                .parts
-                .iter()
-                .map(|p| (p.key.clone(), p.start, p.end))
-                .collect();
-            (v.duration, parts)
-        };
-        let mut videos: HashMap<&str, &Transcript> = HashMap::new();
-        for t in &transcripts {
-            let Some(video) = &t.video else { continue };
-            match videos.get(video.id.as_str()) {
-                None => {
-                    videos.insert(&video.id, t);
-                }
-                Some(first) if first.translation_key != t.translation_key => errors.push(
-                    t.field_diagnostic(&["[video]", "video"], format!(
-                        "video `{}` is already attached to {}, another transcript",
-                        video.id,
-                        first.source.display()
-                    ))
-                    .with_hint("a video belongs to one transcript; translations share it through the same translation key"),
-                ),
-                Some(first) if first.video.as_ref().map(shape) != Some(shape(video)) => errors.push(
-                    t.field_diagnostic(&["[video]", "video"], format!(
-                        "video `{}` has other parts or duration than in {}",
-                        video.id,
-                        first.source.display()
-                    ))
-                    .with_hint("translations describe the same video: copy the [video] table, translating only the part titles"),
-                ),
-                Some(_) => {}
-            }
-        }
-        if let Some(theme) = &theme {
-            for language in &config.languages {
-                if let Err(message) = theme
-                    .i18n
-                    .format_date(&language.code, &chrono::DateTime::UNIX_EPOCH.fixed_offset())
-                {
-                    let path = theme
-                        .i18n
-                        .file(&language.code)
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default();
-                    errors.push(Diagnostic::file(path, message).with_hint(
-                        "add [date] months = [\"January\", …] (and optionally format = \"{day} {month} {year}\")",
-                    ));
-                }
-            }
-        }
-
-        // markdown, and its internal links checked against every URL the site will have
-        let bodies: Vec<markdown::Rendered> = transcripts
-            .par_iter()
-            .map(|t| {
-                let player = has_player(&root, &config, t);
-                markdown::render_with(t.body(), &labels(theme.as_ref(), &t.lang, player))
-            })
-            .collect();
-        let screens: Vec<String> = theme
-            .as_ref()
-            .map(|t| t.templates_under("account/"))
-            .unwrap_or_default();
-        let known = known_urls(&config, &transcripts, &screens);
+        // Markdown on every core; meanwhile one of them runs the checks that no single file can
+        // tell, which are serial, and lists the site's URLs for the markdown's links.
+        let ((checks, known), bodies) = rayon::join(
+            || {
+                let checks = cross_checks(&config, theme.as_ref(), &transcripts);
+                let screens: Vec<String> = theme
+                    .as_ref()
+                    .map(|t| t.templates_under("account/"))
+                    .unwrap_or_default();
+                (checks, known_urls(&config, &transcripts, &screens))
+            },
+            || {
+                transcripts
+                    .par_iter()
+                    .map(|t| {
+                        let player = has_player(&root, &config, t);
+                        markdown::render_with(t.body(), &labels(theme.as_ref(), &t.lang, player))
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
+        errors.extend(checks);
         for (t, body) in transcripts.iter().zip(&bodies) {
             errors.extend(body_errors(&config, &known, t, body));
         }
@@ -663,21 +563,25 @@ impl Site {
         errors.extend(planner.render_cards(&renderers, None));
         let plan = planner.plan(None);
 
-        let mut files: Vec<(String, String)> = vec![
-            ("sitemap.xml".into(), planner.sitemap(&plan.sitemap)),
-            (
-                "robots.txt".into(),
-                format!(
-                    "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
-                    self.config.base_url
+        // The site-wide files, the sitemap's serial pass over every URL among them, are made by
+        // one core while the pages render on the others.
+        let site_files = || -> Vec<(String, String)> {
+            vec![
+                ("sitemap.xml".into(), planner.sitemap(&plan.sitemap)),
+                (
+                    "robots.txt".into(),
+                    format!(
+                        "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
+                        self.config.base_url
+                    ),
                 ),
-            ),
-            (
-                functions::contract::catalog::SITE_PATH.to_string(),
-                serde_json::to_string_pretty(&self.catalog()).expect("catalog serializes"),
-            ),
-        ];
-        let paths: Vec<String> = plan.jobs.iter().map(|j| output_path(&j.url)).collect();
+                (
+                    functions::contract::catalog::SITE_PATH.to_string(),
+                    serde_json::to_string_pretty(&self.catalog()).expect("catalog serializes"),
+                ),
+            ]
+        };
+        let paths: Vec<String> = plan.jobs.par_iter().map(|j| output_path(&j.url)).collect();
         // Every file makes its own folder as it is written (one per transcript: tens of
         // thousands), by the worker that writes it, on every core.
         let write = |rel: &str, bytes: &[u8]| -> Result<(), Diagnostic> {
@@ -688,7 +592,7 @@ impl Site {
         };
 
         let bar = shows_progress(progress, plan.jobs.len()).then(|| render_bar(plan.jobs.len()));
-        errors.extend(
+        let (mut files, page_errors) = rayon::join(site_files, || {
             plan.jobs
                 .par_iter()
                 .zip(&paths)
@@ -705,8 +609,9 @@ impl Site {
                     },
                 )
                 .flatten()
-                .collect::<Vec<_>>(),
-        );
+                .collect::<Vec<_>>()
+        });
+        errors.extend(page_errors);
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -1011,6 +916,137 @@ pub struct CatalogPart {
     pub start: Option<u32>,
     /// Clip end in seconds (null for `full`).
     pub end: Option<u32>,
+}
+
+/// What no single file can tell: two transcripts with one URL, two versions of a transcript in
+/// one language, a video attached to two transcripts or described two ways, a language whose
+/// strings cannot format a date.
+fn cross_checks(
+    config: &Config,
+    theme: Option<&Theme>,
+    transcripts: &[Transcript],
+) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    // two files, one URL; two files, one translation
+    let mut by_url: HashMap<String, Vec<&Transcript>> = HashMap::new();
+    let mut by_key: HashMap<(&str, &str), Vec<&Transcript>> = HashMap::new();
+    for t in transcripts {
+        by_url.entry(t.url()).or_default().push(t);
+        by_key
+            .entry((&t.lang, &t.translation_key))
+            .or_default()
+            .push(t);
+    }
+    for (url, ts) in &by_url {
+        if ts.len() > 1 {
+            let names: Vec<String> = ts.iter().map(|t| t.source.display().to_string()).collect();
+            for t in ts {
+                errors.push(
+                    t.field_diagnostic(
+                        &["slug", "date"],
+                        format!(
+                            "two transcripts have the URL {url}: {}",
+                            names.join(" and ")
+                        ),
+                    )
+                    .with_hint("give one of them another `slug` (or fix its date)"),
+                );
+            }
+        }
+    }
+    for ((lang, key), ts) in &by_key {
+        if ts.len() > 1 {
+            let names: Vec<String> = ts.iter().map(|t| t.source.display().to_string()).collect();
+            for t in ts {
+                errors.push(
+                    t.field_diagnostic(&["translation_key"], format!("two {lang} transcripts share the translation key `{key}`: {}", names.join(" and ")))
+                        .with_hint("each language may have only one version of a transcript; fix `translation_key`"),
+                );
+            }
+        }
+    }
+    // one video belongs to one transcript (in any number of languages), with the same parts
+    let shape = |v: &content::Video| {
+        let parts: Vec<_> = v
+            .parts
+            .iter()
+            .map(|p| (p.key.clone(), p.start, p.end))
+            .collect();
+        (v.duration, parts)
+    };
+    let mut videos: HashMap<&str, &Transcript> = HashMap::new();
+    for t in transcripts {
+        let Some(video) = &t.video else { continue };
+        match videos.get(video.id.as_str()) {
+            None => {
+                videos.insert(&video.id, t);
+            }
+            Some(first) if first.translation_key != t.translation_key => errors.push(
+                t.field_diagnostic(&["[video]", "video"], format!(
+                    "video `{}` is already attached to {}, another transcript",
+                    video.id,
+                    first.source.display()
+                ))
+                .with_hint("a video belongs to one transcript; translations share it through the same translation key"),
+            ),
+            Some(first) if first.video.as_ref().map(shape) != Some(shape(video)) => errors.push(
+                t.field_diagnostic(&["[video]", "video"], format!(
+                    "video `{}` has other parts or duration than in {}",
+                    video.id,
+                    first.source.display()
+                ))
+                .with_hint("translations describe the same video: copy the [video] table, translating only the part titles"),
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(theme) = theme {
+        for language in &config.languages {
+            if let Err(message) = theme
+                .i18n
+                .format_date(&language.code, &chrono::DateTime::UNIX_EPOCH.fixed_offset())
+            {
+                let path = theme
+                    .i18n
+                    .file(&language.code)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                errors.push(Diagnostic::file(path, message).with_hint(
+                    "add [date] months = [\"January\", …] (and optionally format = \"{day} {month} {year}\")",
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// A content file read and parsed, or what is wrong with it.
+type Parsed = Result<Transcript, Vec<Diagnostic>>;
+
+/// Reads the topics, then reads and parses every content file on every core: (the topics, each
+/// file's transcript or errors, errors of the topics file and the content folders).
+fn load_content(root: &Path, config: &Config) -> (Topics, Vec<Parsed>, Vec<Diagnostic>) {
+    let mut errors = Vec::new();
+    let topics = match std::fs::read_to_string(root.join(TOPICS_FILE)) {
+        Ok(text) => Topics::parse(&text).unwrap_or_else(|d| {
+            errors.push(d);
+            Topics::default()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Topics::default(),
+        Err(e) => {
+            errors.push(Diagnostic::io(Path::new(TOPICS_FILE), "read", &e));
+            Topics::default()
+        }
+    };
+    let files = content_files(root, config, &mut errors);
+    let parsed = files
+        .par_iter()
+        .map(|(rel, lang, key_path)| {
+            let text = content::read_source(root, rel).map_err(|d| vec![d])?;
+            content::parse_transcript(rel, text, lang, key_path, &topics)
+        })
+        .collect();
+    (topics, parsed, errors)
 }
 
 /// Markdown files under `content/{lang}/`, as (path relative to root, lang, path relative to the
@@ -1547,24 +1583,24 @@ impl<'a> Planner<'a> {
             Some(only) if self.entries.len() == count => only.iter().copied().collect(),
             _ => (0..count).collect(),
         };
-        let rendered: Vec<(usize, Result<Value, Diagnostic>)> = wanted
+        // a card that fails is reported once below; its listings still render
+        let rendered: Vec<(usize, Value, Option<Diagnostic>)> = wanted
             .par_iter()
             .map_init(
                 || Contexts::new(&this.shared),
-                |contexts, &i| (i, card(contexts, i)),
+                |contexts, &i| match card(contexts, i) {
+                    Ok(card) => (i, this.entry(i, card), None),
+                    Err(d) => (i, this.entry(i, Value::Null), Some(d)),
+                },
             )
             .collect();
         if self.entries.len() != count {
             self.entries = vec![Value::Null; count];
         }
         let mut errors = Vec::new();
-        for (i, result) in rendered {
-            // a card that fails is reported once below; its listings still render
-            let card = result.unwrap_or_else(|d| {
-                errors.push(d);
-                Value::Null
-            });
-            self.entries[i] = self.entry(i, card);
+        for (i, entry, error) in rendered {
+            self.entries[i] = entry;
+            errors.extend(error);
         }
         // one template error, once (every card fails the same way)
         errors.sort_by_key(|d| d.to_string());
