@@ -379,7 +379,8 @@ impl LiveSite {
             if place(old) != place(&new) {
                 return Ok(None);
             }
-            let player = has_player(root, &self.site.config, &new);
+            // same video as before (`place`), so its preview is known
+            let player = has_player(&self.site.previews, &new);
             let body = markdown::render_with(
                 new.body(),
                 &labels(Some(&self.site.theme), &new.lang, player),
@@ -414,8 +415,14 @@ pub struct Site {
     bodies: Vec<String>,
     /// Every URL the site has, for link checks.
     known: BTreeSet<String>,
+    /// Each video's preview, looked up once: the markdown's timecodes link to the player only
+    /// when the page has one, and the page plays the same file.
+    previews: Previews,
     root: PathBuf,
 }
+
+/// Video id → the preview file its page plays and its MIME type, if its media folder has one.
+type Previews = HashMap<String, Option<(&'static str, &'static str)>>;
 
 /// Video id → (poster URL, preview URL and MIME type), for the videos whose media folder has them.
 type Media = HashMap<String, (Option<String>, Option<(String, &'static str)>)>;
@@ -468,6 +475,7 @@ impl Site {
         }
         transcripts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
 
+        let previews = previews(&root, &config, &transcripts);
         // Markdown on every core; meanwhile one of them runs the checks that no single file can
         // tell, which are serial, and lists the site's URLs for the markdown's links.
         let ((checks, known), bodies) = rayon::join(
@@ -484,7 +492,7 @@ impl Site {
                     .par_iter()
                     .with_max_len(LEAF)
                     .map(|t| {
-                        let player = has_player(&root, &config, t);
+                        let player = has_player(&previews, t);
                         markdown::render_with(t.body(), &labels(theme.as_ref(), &t.lang, player))
                     })
                     .collect::<Vec<_>>()
@@ -504,6 +512,7 @@ impl Site {
                     transcripts,
                     bodies: bodies.into_iter().map(|b| b.html).collect(),
                     known,
+                    previews,
                     root,
                 },
                 errors,
@@ -838,7 +847,7 @@ impl Site {
                 }
                 None
             };
-            let preview = preview_file(&folder);
+            let preview = self.previews.get(&video.id).copied().flatten();
             for file in poster
                 .iter()
                 .map(String::as_str)
@@ -1172,11 +1181,23 @@ fn preview_file(folder: &Path) -> Option<(&'static str, &'static str)> {
         .find(|(name, _)| folder.join(name).is_file())
 }
 
+/// The preview of every video of `transcripts` (see [`preview_file`]).
+fn previews(root: &Path, config: &Config, transcripts: &[Transcript]) -> Previews {
+    let mut previews = Previews::new();
+    for video in transcripts.iter().filter_map(|t| t.video.as_ref()) {
+        if !previews.contains_key(&video.id) {
+            let folder = root.join(&config.media.dir).join(&video.id);
+            previews.insert(video.id.clone(), preview_file(&folder));
+        }
+    }
+    previews
+}
+
 /// Whether `t`'s page will have a video player (its video has a preview file).
-fn has_player(root: &Path, config: &Config, t: &Transcript) -> bool {
+fn has_player(previews: &Previews, t: &Transcript) -> bool {
     t.video
         .as_ref()
-        .is_some_and(|v| preview_file(&root.join(&config.media.dir).join(&v.id)).is_some())
+        .is_some_and(|v| previews.get(&v.id).is_some_and(Option::is_some))
 }
 
 /// Makes the folder `path` goes in. `create_dir_all` is one mkdir when the parent exists, and
