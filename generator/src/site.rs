@@ -1181,16 +1181,18 @@ fn preview_file(folder: &Path) -> Option<(&'static str, &'static str)> {
         .find(|(name, _)| folder.join(name).is_file())
 }
 
-/// The preview of every video of `transcripts` (see [`preview_file`]).
+/// The preview of every video of `transcripts` (see [`preview_file`]), looked up on every core
+/// (a video shared by translations is looked up once per language).
 fn previews(root: &Path, config: &Config, transcripts: &[Transcript]) -> Previews {
-    let mut previews = Previews::new();
-    for video in transcripts.iter().filter_map(|t| t.video.as_ref()) {
-        if !previews.contains_key(&video.id) {
+    transcripts
+        .par_iter()
+        .with_max_len(LEAF)
+        .filter_map(|t| t.video.as_ref())
+        .map(|video| {
             let folder = root.join(&config.media.dir).join(&video.id);
-            previews.insert(video.id.clone(), preview_file(&folder));
-        }
-    }
-    previews
+            (video.id.clone(), preview_file(&folder))
+        })
+        .collect()
 }
 
 /// Whether `t`'s page will have a video player (its video has a preview file).
