@@ -233,9 +233,17 @@ pub fn normalize_bullets(markdown: &str) -> Normalized<'_> {
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             in_fence = !in_fence;
         }
-        let bullet = BULLETS
-            .iter()
-            .find(|&&c| trimmed.starts_with(c) && trimmed[c.len_utf8()..].starts_with([' ', '\t']));
+        // every bullet is a non-ASCII character: most lines are let through on their first byte
+        let bullet = trimmed
+            .as_bytes()
+            .first()
+            .is_some_and(|b| !b.is_ascii())
+            .then(|| {
+                BULLETS.iter().find(|&&c| {
+                    trimmed.starts_with(c) && trimmed[c.len_utf8()..].starts_with([' ', '\t'])
+                })
+            })
+            .flatten();
         match bullet {
             Some(c) if !in_fence => {
                 let column =
