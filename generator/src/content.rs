@@ -304,7 +304,7 @@ impl Topics {
 }
 
 /// Splits `+++\nfront matter\n+++\nbody` into (front matter, its byte offset, body offset).
-fn split_front_matter(text: &str) -> Option<(&str, usize, usize)> {
+pub fn split_front_matter(text: &str) -> Option<(&str, usize, usize)> {
     let start = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let rest = &text[start..];
     let first_line_end = rest.find('\n')?;

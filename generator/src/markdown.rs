@@ -46,7 +46,8 @@ pub struct Link {
     pub offset: usize,
 }
 
-fn options() -> Options {
+/// The pulldown-cmark extensions a transcript body is parsed with.
+pub fn options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_SMART_PUNCTUATION
@@ -234,16 +235,12 @@ pub fn normalize_bullets(markdown: &str) -> Normalized<'_> {
             in_fence = !in_fence;
         }
         // every bullet is a non-ASCII character: most lines are let through on their first byte
-        let bullet = trimmed
-            .as_bytes()
-            .first()
-            .is_some_and(|b| !b.is_ascii())
-            .then(|| {
-                BULLETS.iter().find(|&&c| {
-                    trimmed.starts_with(c) && trimmed[c.len_utf8()..].starts_with([' ', '\t'])
-                })
-            })
-            .flatten();
+        let bullet = match trimmed.as_bytes().first() {
+            Some(b) if !b.is_ascii() => BULLETS.iter().find(|&&c| {
+                trimmed.starts_with(c) && trimmed[c.len_utf8()..].starts_with([' ', '\t'])
+            }),
+            _ => None,
+        };
         match bullet {
             Some(c) if !in_fence => {
                 let column =

@@ -126,7 +126,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildErrors> {
 /// two threads) and splits a piece further only when a core steals it, so a build's parallel
 /// steps ended with one core finishing the last piece, thousands of items long, while the other
 /// waited (0.1 s or more at the end of each step of a benchmark build).
-const LEAF: usize = 64;
+pub const LEAF: usize = 64;
 
 /// Whether [`build_site`] hands back the loaded site and what rendering computed.
 #[derive(Clone, Copy, PartialEq, Eq)]
