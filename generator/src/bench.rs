@@ -509,15 +509,6 @@ dir = "ltr"
     )
 }
 
-/// `theme_dir` is a theme folder (it holds `templates/`).
-fn check_theme(theme_dir: &Path) -> Result<(), BenchError> {
-    if theme_dir.join("templates").is_dir() {
-        Ok(())
-    } else {
-        Err(BenchError::NoTheme(theme_dir.to_path_buf()))
-    }
-}
-
 /// Writes a complete site under `root`: configuration, topics, `2 × spec.transcripts`
 /// transcripts and a copy of `theme_dir` as `themes/default`.
 pub fn write_corpus(
@@ -528,7 +519,15 @@ pub fn write_corpus(
 ) -> Result<Corpus, BenchError> {
     let started = Instant::now();
     // checked before anything is written, so a wrong --theme leaves no half-made corpus behind
-    check_theme(theme_dir)?;
+    // (and is the whole message, not the line after "writing …")
+    if !theme_dir.join("templates").is_dir() {
+        return Err(BenchError::NoTheme(theme_dir.to_path_buf()));
+    }
+    eprintln!(
+        "bench: writing {} transcripts × 2 languages to {} …",
+        spec.transcripts,
+        root.display()
+    );
     std::fs::create_dir_all(root.join("content")).map_err(io_error(root))?;
     write(&root.join("pressroom.toml"), config_toml(search).as_bytes())?;
     write(&root.join("content/topics.toml"), topics_toml().as_bytes())?;
@@ -703,13 +702,6 @@ fn measure(args: &BenchArgs, root: &Path) -> Result<BenchReport, BenchError> {
         transcripts: args.transcripts,
         seed: args.seed,
     };
-    // a wrong --theme is the whole message, not the line after "writing …"
-    check_theme(&args.theme)?;
-    eprintln!(
-        "bench: writing {} transcripts × 2 languages to {} …",
-        spec.transcripts,
-        root.display()
-    );
     let corpus = write_corpus(root, &spec, &args.theme, !args.no_search)?;
     let options = crate::site::BuildOptions::new(root);
     let mut builds = Vec::new();
