@@ -61,14 +61,34 @@ fn evaluate_sub_variables(key: &str, call_stack: &CallStack) -> Result<String> {
         }
     }
 
-    Ok(new_key
-        .replace('/', "~1") // https://tools.ietf.org/html/rfc6901#section-3
-        .replace("['", ".\"")
-        .replace("[\"", ".\"")
-        .replace('[', ".")
-        .replace("']", "\"")
-        .replace("\"]", "\"")
-        .replace(']', ""))
+    Ok(dotted_key(&new_key))
+}
+
+/// `key` with its brackets as dots and quotes (`a['b'][0]` → `a."b".0`) and `/` escaped as `~1`
+/// (https://tools.ietf.org/html/rfc6901#section-3), in one pass: tera 1.20 made the same seven
+/// substitutions with seven `str::replace` calls, which allocate a new string each, for every
+/// bracketed name a template prints (`assets["app.css"]`).
+fn dotted_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 8);
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' => out.push_str("~1"),
+            '[' => {
+                out.push('.');
+                if chars.next_if(|&q| q == '\'' || q == '"').is_some() {
+                    out.push('"');
+                }
+            }
+            '\'' | '"' if chars.peek() == Some(&']') => {
+                chars.next();
+                out.push('"');
+            }
+            ']' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn process_path<'a>(path: &str, call_stack: &CallStack<'a>) -> Result<Val<'a>> {
@@ -1062,5 +1082,40 @@ impl<'a> Processor<'a> {
         }
 
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod dotted_key_tests {
+    use super::dotted_key;
+
+    /// tera 1.20's substitutions, one `str::replace` after another.
+    fn replaced(key: &str) -> String {
+        key.replace('/', "~1")
+            .replace("['", ".\"")
+            .replace("[\"", ".\"")
+            .replace('[', ".")
+            .replace("']", "\"")
+            .replace("\"]", "\"")
+            .replace(']', "")
+    }
+
+    #[test]
+    fn same_keys_as_the_seven_replacements() {
+        for key in ["assets[\"app.css\"]", "a['b'][0]", "a[b.c]", "a[\"x/y\"]", "plain.name"] {
+            assert_eq!(dotted_key(key), replaced(key), "{key}");
+        }
+        // every string of up to six characters over the characters that matter
+        let alphabet = ['[', ']', '\'', '"', '/', 'a', '.'];
+        let mut keys = vec![String::new()];
+        for _ in 0..6 {
+            keys = keys
+                .iter()
+                .flat_map(|k| alphabet.iter().map(move |c| format!("{k}{c}")))
+                .collect();
+            for key in &keys {
+                assert_eq!(dotted_key(key), replaced(key), "{key}");
+            }
+        }
     }
 }
