@@ -120,37 +120,65 @@ impl Typography {
         if self.is_empty() || !self.changes(text) {
             return Cow::Borrowed(text);
         }
+        // Only a space or a curly double quote can change: the runs of text between them are
+        // copied whole, not character by character.
+        let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len() + 8);
-        let mut chars = text.chars().peekable();
+        // the character before position `i`: the text's own, or the last of a quote's
+        // replacement when nothing was copied since
         let mut prev: Option<char> = None;
-        while let Some(c) = chars.next() {
-            let next = chars.peek().copied();
-            let put = match (c, &self.quotes) {
-                (' ', _) => match next {
-                    Some(n) if self.narrow_before.contains(&n) => NARROW,
-                    Some(n) if self.no_break_before.contains(&n) => NO_BREAK,
-                    _ if prev.is_some_and(|p| self.narrow_after.contains(&p)) => NARROW,
-                    _ => ' ',
+        let (mut run, mut i) = (0, 0);
+        while i < bytes.len() {
+            let quote = match bytes[i] {
+                b' ' => None,
+                0xE2 if self.quotes.is_some() => match text[i..].chars().next() {
+                    Some(c @ ('“' | '”')) => Some(c),
+                    _ => {
+                        i += 1;
+                        continue;
+                    }
                 },
-                ('“', Some((open, _))) => {
-                    out.push_str(open);
-                    while chars.next_if_eq(&' ').is_some() {}
-                    prev = open.chars().last();
+                _ => {
+                    i += 1;
                     continue;
                 }
-                ('”', Some((_, close))) => {
+            };
+            if run < i {
+                out.push_str(&text[run..i]);
+                prev = text[run..i].chars().next_back();
+            }
+            match (quote, &self.quotes) {
+                (Some('“'), Some((open, _))) => {
+                    out.push_str(open);
+                    i += '“'.len_utf8();
+                    while bytes.get(i) == Some(&b' ') {
+                        i += 1;
+                    }
+                    prev = open.chars().last();
+                }
+                (Some(_), Some((_, close))) => {
                     while out.ends_with(' ') {
                         out.pop();
                     }
                     out.push_str(close);
+                    i += '”'.len_utf8();
                     prev = close.chars().last();
-                    continue;
                 }
-                _ => c,
-            };
-            out.push(put);
-            prev = Some(c);
+                _ => {
+                    let next = text[i + 1..].chars().next();
+                    out.push(match next {
+                        Some(n) if self.narrow_before.contains(&n) => NARROW,
+                        Some(n) if self.no_break_before.contains(&n) => NO_BREAK,
+                        _ if prev.is_some_and(|p| self.narrow_after.contains(&p)) => NARROW,
+                        _ => ' ',
+                    });
+                    i += 1;
+                    prev = Some(' ');
+                }
+            }
+            run = i;
         }
+        out.push_str(&text[run..]);
         Cow::Owned(out)
     }
 
@@ -198,6 +226,71 @@ const KEYS: [&str; 4] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rules one character at a time, as `apply` did before it copied runs: the reference
+    /// that `copies_runs_with_the_same_result` holds it to.
+    fn char_by_char(t: &Typography, text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars().peekable();
+        let mut prev: Option<char> = None;
+        while let Some(c) = chars.next() {
+            let next = chars.peek().copied();
+            let put = match (c, &t.quotes) {
+                (' ', _) => match next {
+                    Some(n) if t.narrow_before.contains(&n) => NARROW,
+                    Some(n) if t.no_break_before.contains(&n) => NO_BREAK,
+                    _ if prev.is_some_and(|p| t.narrow_after.contains(&p)) => NARROW,
+                    _ => ' ',
+                },
+                ('“', Some((open, _))) => {
+                    out.push_str(open);
+                    while chars.next_if_eq(&' ').is_some() {}
+                    prev = open.chars().last();
+                    continue;
+                }
+                ('”', Some((_, close))) => {
+                    while out.ends_with(' ') {
+                        out.pop();
+                    }
+                    out.push_str(close);
+                    prev = close.chars().last();
+                    continue;
+                }
+                _ => c,
+            };
+            out.push(put);
+            prev = Some(c);
+        }
+        out
+    }
+
+    #[test]
+    fn copies_runs_with_the_same_result() {
+        // every text of up to five characters over those the rules look at, and a few longer
+        let alphabet = [' ', '?', ':', '«', '»', '“', '”', 'a', '\u{a0}', '’'];
+        let mut texts = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..5 {
+            texts = texts
+                .iter()
+                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+                .collect();
+            all.extend(texts.iter().cloned());
+        }
+        all.push("Et alors ? « Oui » : “ la paix ” ; l’OTAN !".into());
+        let odd = Typography::new(
+            vec![' ', '“'],
+            vec!['”'],
+            vec!['“', ' '],
+            Some(("<".into(), ">".into())),
+        );
+        let no_quotes = Typography::new(vec!['?', '»'], vec![':'], vec!['«'], None);
+        for t in [french(), odd, no_quotes, Typography::default()] {
+            for text in &all {
+                assert_eq!(t.apply(text), char_by_char(&t, text), "{text:?} with {t:?}");
+            }
+        }
+    }
 
     fn french() -> Typography {
         let doc: toml::Table = toml::from_str(
