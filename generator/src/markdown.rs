@@ -81,7 +81,10 @@ pub fn render(markdown: &str) -> Rendered {
 /// Renders a transcript body with `labels` in its language.
 pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
     let source = normalize_bullets(markdown);
-    let events = merge_text(Parser::new_ext(&source.text, options()).into_offset_iter());
+    let events = merge_text(
+        Parser::new_ext(&source.text, options()).into_offset_iter(),
+        source.text.len() / 32,
+    );
     let links = events
         .iter()
         .filter_map(|(event, range)| match event {
@@ -297,8 +300,11 @@ fn note_markers(text: &str) -> impl Iterator<Item = (&str, usize)> {
 /// Joins adjacent text events (the parser splits text at brackets and smart quotes).
 fn merge_text<'a>(
     events: impl Iterator<Item = (Event<'a>, Range<usize>)>,
+    capacity: usize,
 ) -> Vec<(Event<'a>, Range<usize>)> {
-    let mut out: Vec<(Event<'a>, Range<usize>)> = Vec::new();
+    // a transcript has about one event per 50 bytes: sized once, the vector is not copied
+    // six or seven times as it grows
+    let mut out: Vec<(Event<'a>, Range<usize>)> = Vec::with_capacity(capacity);
     for (event, range) in events {
         if let (Event::Text(next), Some((Event::Text(prev), prev_range))) = (&event, out.last_mut())
         {
@@ -503,10 +509,16 @@ fn is_question(label: &str, words: &[toml::Value]) -> bool {
             .iter()
             .any(|w| head.eq_ignore_ascii_case(w));
     }
+    // ASCII on both sides (`Q`, `Question`) compares without lowercased copies
+    let lower = (!head.is_ascii()).then(|| head.to_lowercase());
     words
         .iter()
         .filter_map(toml::Value::as_str)
-        .any(|w| head.to_lowercase() == w.to_lowercase())
+        .any(|w| match &lower {
+            None if w.is_ascii() => head.eq_ignore_ascii_case(w),
+            None => head.to_lowercase() == w.to_lowercase(),
+            Some(lower) => *lower == w.to_lowercase(),
+        })
 }
 
 /// Wraps speaker turns in sections and turns leading timecodes into links.
@@ -774,6 +786,13 @@ mod tests {
         assert!(!is_question("Q", &spanish));
         let french = ["Question".into(), "Journaliste".into()];
         assert!(is_question("Journaliste\u{a0}(AFP)", &french));
+        // any case, accented or not, on either side
+        let accented = ["Réponse".into(), "ΕΡΩΤΗΣΗ".into()];
+        assert!(is_question("RÉPONSE (AFP)", &accented));
+        assert!(is_question("réponse", &accented));
+        assert!(is_question("Ερωτηση", &accented));
+        assert!(!is_question("Reponse", &accented));
+        assert!(!is_question("Journaliste", &accented));
     }
 
     #[test]
