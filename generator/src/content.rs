@@ -240,12 +240,34 @@ impl Transcript {
 
 /// The URL rule for transcripts.
 pub fn transcript_url(lang: &str, date: &DateTime<FixedOffset>, slug: &str) -> String {
-    format!(
-        "/{lang}/transcripts/{:04}/{:02}/{:02}/{slug}/",
-        date.year(),
-        date.month(),
-        date.day()
-    )
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "/{lang}/transcripts/{year:04}/{:02}/{:02}/{slug}/",
+            date.month(),
+            date.day()
+        );
+    }
+    // by hand rather than `format!`, whose padding took some 1,900 instructions a URL, and
+    // a build asks for each transcript's URL about eight times
+    let digits = |out: &mut String, n: u32, width: u32| {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(p) % 10) as u8));
+        }
+    };
+    let mut url = String::with_capacity(lang.len() + slug.len() + 27);
+    url.push('/');
+    url.push_str(lang);
+    url.push_str("/transcripts/");
+    digits(&mut url, year as u32, 4);
+    url.push('/');
+    digits(&mut url, date.month(), 2);
+    url.push('/');
+    digits(&mut url, date.day(), 2);
+    url.push('/');
+    url.push_str(slug);
+    url.push('/');
+    url
 }
 
 /// Topic names per language, from `content/topics.toml` (`[russia] en = "Russia"  fr = "Russie"`).

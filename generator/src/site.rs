@@ -1724,9 +1724,12 @@ impl<'a> Planner<'a> {
             .languages
             .iter()
             .filter_map(|l| {
-                alternates
-                    .get(&l.code)
-                    .map(|u| json!({"hreflang": l.code, "url": u}))
+                alternates.get(&l.code).map(|u| {
+                    object([
+                        ("hreflang", l.code.clone().into()),
+                        ("url", u.clone().into()),
+                    ])
+                })
             })
             .collect();
         vars.insert("alternates".into(), alts.into());
@@ -1740,7 +1743,13 @@ impl<'a> Planner<'a> {
                     Some(u) => (u.clone(), true),
                     None => (format!("/{}/", l.code), false),
                 };
-                json!({"code": l.code, "name": l.name, "dir": l.dir, "url": url, "available": available})
+                object([
+                    ("code", l.code.clone().into()),
+                    ("name", l.name.clone().into()),
+                    ("dir", json!(l.dir)),
+                    ("url", url.into()),
+                    ("available", available.into()),
+                ])
             })
             .collect();
         vars.insert("switcher".into(), switcher.into());
@@ -2116,16 +2125,35 @@ impl<'a> Planner<'a> {
     }
 
     fn paginator(&self, base: &str, current: usize, total: usize) -> Value {
-        json!({
-            "current": current,
-            "total": total,
-            "prev_url": (current > 1).then(|| page_url(base, current - 1)),
-            "next_url": (current < total).then(|| page_url(base, current + 1)),
-            "pages": page_window(current, total).into_iter().map(|n| match n {
-                Some(n) => json!({"n": n, "url": page_url(base, n), "gap": false}),
-                None => json!({"n": null, "url": null, "gap": true}),
-            }).collect::<Vec<_>>(),
-        })
+        // built as objects: `json!` ran every field through the serializer (some 28,000
+        // instructions per listing page)
+        let pages = page_window(current, total).into_iter().map(|n| match n {
+            Some(n) => object([
+                ("n", n.into()),
+                ("url", page_url(base, n).into()),
+                ("gap", false.into()),
+            ]),
+            None => object([
+                ("n", Value::Null),
+                ("url", Value::Null),
+                ("gap", true.into()),
+            ]),
+        });
+        object([
+            ("current", current.into()),
+            ("total", total.into()),
+            (
+                "prev_url",
+                (current > 1).then(|| page_url(base, current - 1)).into(),
+            ),
+            (
+                "next_url",
+                (current < total)
+                    .then(|| page_url(base, current + 1))
+                    .into(),
+            ),
+            ("pages", pages.collect()),
+        ])
     }
 
     /// Alternates of page `n` of a listing at `/{lang}/{path}`: the languages that have that page.
@@ -2249,7 +2277,13 @@ pub fn page_url(base: &str, n: usize) -> String {
     if n <= 1 {
         base.to_string()
     } else {
-        format!("{base}page/{n}/")
+        let n = n.to_string();
+        let mut url = String::with_capacity(base.len() + 6 + n.len());
+        url.push_str(base);
+        url.push_str("page/");
+        url.push_str(&n);
+        url.push('/');
+        url
     }
 }
 
@@ -2453,6 +2487,7 @@ mod tests {
     }
 
     use super::*;
+    use chrono::Datelike;
 
     #[test]
     fn a_page_sees_its_own_and_shared_variables_and_leaves_none_to_the_next() {
@@ -2516,6 +2551,25 @@ mod tests {
         assert_eq!(
             page_url("/en/topics/russia/", 3),
             "/en/topics/russia/page/3/"
+        );
+        assert_eq!(page_url("/fr/", 12), "/fr/page/12/");
+        // a transcript's date in its own offset, zero-padded, as `format!` would pad it
+        for (date, url) in [
+            ("2018-04-26T23:30:00+02:00", "/en/transcripts/2018/04/26/x/"),
+            ("2018-04-26T23:30:00-02:00", "/en/transcripts/2018/04/26/x/"),
+            ("0987-01-02T00:00:00Z", "/en/transcripts/0987/01/02/x/"),
+            ("2026-12-31T23:59:59+14:00", "/en/transcripts/2026/12/31/x/"),
+        ] {
+            let date = chrono::DateTime::parse_from_rfc3339(date).unwrap();
+            assert_eq!(crate::content::transcript_url("en", &date, "x"), url);
+        }
+        let far = chrono::DateTime::parse_from_rfc3339("2018-04-26T00:00:00Z")
+            .unwrap()
+            .with_year(12345)
+            .unwrap();
+        assert_eq!(
+            crate::content::transcript_url("en", &far, "x"),
+            "/en/transcripts/12345/04/26/x/"
         );
     }
 
