@@ -27,6 +27,20 @@ impl<'a> UserContext<'a> {
         self.inner.get(key)
     }
 
+    /// [`Self::find_value_by_dotted_pointer`] for a `pointer` its caller has split at its first
+    /// dot already (`head`, `tail`): a head without `~` is its own root, and the rest is `tail`.
+    pub fn find_value_by_split_pointer(
+        &self,
+        pointer: &str,
+        head: &str,
+        tail: &str,
+    ) -> Option<&'a Value> {
+        if head.contains('~') {
+            return self.find_value_by_dotted_pointer(pointer);
+        }
+        self.inner.get(head).and_then(|val| dotted_pointer(val, tail))
+    }
+
     pub fn find_value_by_dotted_pointer(&self, pointer: &str) -> Option<&'a Value> {
         let root = crate::context::unescape(pointer.split('.').next().unwrap());
         let rest = &pointer[root.len() + 1..];
@@ -104,8 +118,12 @@ impl<'a> CallStack<'a> {
     }
 
     pub fn lookup(&self, key: &str) -> Option<Val<'a>> {
-        // split at the first dot once, not once per frame
-        let split = key.split_once('.');
+        // split at the first dot once, not once per frame; a name is a few bytes, which a plain
+        // byte loop scans faster than `split_once`'s searcher
+        let split = key
+            .bytes()
+            .position(|b| b == b'.')
+            .map(|dot| (&key[..dot], &key[dot + 1..]));
         for stack_frame in self.stack.iter().rev() {
             let found = stack_frame.find_value(key, split);
             if found.is_some() {
@@ -120,8 +138,8 @@ impl<'a> CallStack<'a> {
         }
 
         // Not in stack frame, look in user supplied context
-        if split.is_some() {
-            return self.context.find_value_by_dotted_pointer(key).map(Cow::Borrowed);
+        if let Some((head, tail)) = split {
+            return self.context.find_value_by_split_pointer(key, head, tail).map(Cow::Borrowed);
         } else if let Some(value) = self.context.find_value(key) {
             return Some(Cow::Borrowed(value));
         }
