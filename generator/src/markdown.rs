@@ -231,7 +231,14 @@ pub fn normalize_bullets(markdown: &str) -> Normalized<'_> {
     // Visual columns of the open levels of the current run of bullets.
     let mut levels: Vec<usize> = Vec::new();
     let mut start = 0;
-    for line in markdown.split_inclusive('\n') {
+    // the lines as `split_inclusive('\n')` gives them, found by memchr's SIMD scan (std's
+    // searcher was 1.2 % of a build's instructions here)
+    let unterminated = !markdown.is_empty() && !markdown.ends_with('\n');
+    let ends = memchr::memchr_iter(b'\n', markdown.as_bytes())
+        .map(|newline| newline + 1)
+        .chain(unterminated.then_some(markdown.len()));
+    for end in ends {
+        let line = &markdown[start..end];
         let trimmed = line.trim_start_matches([' ', '\t']);
         let indent = &line[..line.len() - trimmed.len()];
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
@@ -709,6 +716,20 @@ mod tests {
             html,
             "<ul>\n<li>Europe\n<ul>\n<li>Crimea</li>\n<li>Donbas</li>\n</ul>\n</li>\n<li>Asia</li>\n</ul>\n"
         );
+    }
+
+    #[test]
+    fn every_line_is_seen_with_or_without_a_final_line_break() {
+        for (src, text) in [
+            ("", ""),
+            ("\n", "\n"),
+            ("• a\n• b", "- a\n- b"),
+            ("• a\n• b\n", "- a\n- b\n"),
+            ("x\n\n• a\r\n• b\r\n", "x\n\n- a\r\n- b\r\n"),
+            ("x\n\n\n• last", "x\n\n\n- last"),
+        ] {
+            assert_eq!(normalize_bullets(src).text, text, "{src:?}");
+        }
     }
 
     #[test]
