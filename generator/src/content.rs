@@ -240,14 +240,6 @@ impl Transcript {
 
 /// The URL rule for transcripts.
 pub fn transcript_url(lang: &str, date: &DateTime<FixedOffset>, slug: &str) -> String {
-    let year = date.year();
-    if !(0..=9999).contains(&year) {
-        return format!(
-            "/{lang}/transcripts/{year:04}/{:02}/{:02}/{slug}/",
-            date.month(),
-            date.day()
-        );
-    }
     // by hand rather than `format!`, whose padding took some 1,900 instructions a URL, and
     // a build asks for each transcript's URL about eight times
     let digits = |out: &mut String, n: u32, width: u32| {
@@ -259,7 +251,11 @@ pub fn transcript_url(lang: &str, date: &DateTime<FixedOffset>, slug: &str) -> S
     url.push('/');
     url.push_str(lang);
     url.push_str("/transcripts/");
-    digits(&mut url, year as u32, 4);
+    match u32::try_from(date.year()) {
+        Ok(year) if year <= 9999 => digits(&mut url, year, 4),
+        // a year of five digits or before year 0, padded as `format!` pads it
+        _ => url.push_str(&format!("{:04}", date.year())),
+    }
     url.push('/');
     digits(&mut url, date.month(), 2);
     url.push('/');
