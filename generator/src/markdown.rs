@@ -516,16 +516,16 @@ fn is_question(label: &str, words: &[toml::Value]) -> bool {
             .iter()
             .any(|w| head.eq_ignore_ascii_case(w));
     }
-    // ASCII on both sides (`Q`, `Question`) compares without lowercased copies
-    let lower = (!head.is_ascii()).then(|| head.to_lowercase());
-    words
-        .iter()
-        .filter_map(toml::Value::as_str)
-        .any(|w| match &lower {
-            None if w.is_ascii() => head.eq_ignore_ascii_case(w),
-            None => head.to_lowercase() == w.to_lowercase(),
-            Some(lower) => *lower == w.to_lowercase(),
-        })
+    // ASCII on both sides (`Q`, `Question`) compares without lowercased copies; otherwise the
+    // label is lowercased once, for the first word that needs it
+    let mut lower: Option<String> = None;
+    words.iter().filter_map(toml::Value::as_str).any(|w| {
+        if head.is_ascii() && w.is_ascii() {
+            head.eq_ignore_ascii_case(w)
+        } else {
+            *lower.get_or_insert_with(|| head.to_lowercase()) == w.to_lowercase()
+        }
+    })
 }
 
 /// Wraps speaker turns in sections and turns leading timecodes into links.
