@@ -182,7 +182,8 @@ impl Part {
 pub struct Transcript {
     /// Source file, relative to the site root (`content/en/2018/x.md`).
     pub source: PathBuf,
-    /// The whole file text (kept for error positions).
+    /// The file's text, kept for error positions; only its front matter once the site has
+    /// rendered the body ([`Transcript::drop_body`]).
     pub text: String,
     /// Byte offset of the markdown body in `text`.
     pub body_offset: usize,
@@ -208,9 +209,16 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    /// The markdown body.
+    /// The markdown body; empty once [`Transcript::drop_body`] has run.
     pub fn body(&self) -> &str {
         &self.text[self.body_offset..]
+    }
+
+    /// Frees the markdown body once it is rendered and its links are checked, keeping the front
+    /// matter that later diagnostics point into.
+    pub fn drop_body(&mut self) {
+        self.text.truncate(self.body_offset);
+        self.text.shrink_to_fit();
     }
 
     /// `/{lang}/transcripts/{yyyy}/{mm}/{dd}/{slug}/`, the date taken in the transcript's offset.
@@ -655,6 +663,21 @@ mod tests {
         assert_eq!(v.duration, 1500);
         assert_eq!(v.parts[1].end, Some(581));
         assert_eq!(v.parts[0].start, None);
+    }
+
+    #[test]
+    fn a_dropped_body_keeps_the_front_matter_diagnostics_point_into() {
+        let mut t = parse(VALID).unwrap();
+        let before = t.field_diagnostic(&["[video]"], "x").to_string();
+        t.drop_body();
+        assert_eq!(t.body(), "");
+        assert!(
+            t.text.capacity() < VALID.len(),
+            "the body's bytes are freed"
+        );
+        let after = t.field_diagnostic(&["[video]"], "x").to_string();
+        assert_eq!(after, before);
+        assert!(after.contains(":8:"), "{after}");
     }
 
     #[test]
