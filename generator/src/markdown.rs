@@ -182,17 +182,17 @@ impl CodeBlocks {
     }
 }
 
-/// ` aria-label="…"` (escaped), or nothing for an empty label.
+/// ` aria-label="…"`, escaped as the templates escape what they print (pulldown-cmark's escaper,
+/// `templates::escape_html`), or nothing for an empty label.
 fn aria_label(label: &str) -> String {
     if label.is_empty() {
         return String::new();
     }
-    let escaped = label
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
-    format!(" aria-label=\"{escaped}\"")
+    let mut attribute = String::with_capacity(label.len() + 16);
+    attribute.push_str(" aria-label=\"");
+    pulldown_cmark_escape::escape_html(&mut attribute, label).expect("a String takes any text");
+    attribute.push('"');
+    attribute
 }
 
 /// Markdown with pasted bullets made into list items, and where its bytes moved.
@@ -863,7 +863,7 @@ mod tests {
     fn footnote_labels_come_from_the_caller_escaped() {
         let labels = Labels {
             notes: "Notes",
-            back: "Retour au \"texte\"",
+            back: "Retour au \"texte\" <d'origine> & suite",
             ..Labels::default()
         };
         let html = render_with("A[^1].\n\n[^1]: B.\n", &labels).html;
@@ -872,7 +872,9 @@ mod tests {
             "{html}"
         );
         assert!(
-            html.contains("role=\"doc-backlink\" aria-label=\"Retour au &quot;texte&quot;\">"),
+            html.contains(
+                "role=\"doc-backlink\" aria-label=\"Retour au &quot;texte&quot; &lt;d&#39;origine&gt; &amp; suite\">"
+            ),
             "{html}"
         );
         assert!(!render("A[^1].\n\n[^1]: B.\n").html.contains("aria-label"));
