@@ -283,7 +283,7 @@ pub fn normalize_bullets(markdown: &str) -> Normalized<'_> {
                 }
             }
         }
-        start += line.len();
+        start = end;
     }
     Normalized {
         text: out.map_or(Cow::Borrowed(markdown), Cow::Owned),
