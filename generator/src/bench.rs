@@ -58,6 +58,23 @@ pub enum BenchError {
         #[source]
         source: std::io::Error,
     },
+    /// `--against` without `--runs`.
+    #[error(
+        "bench: --against needs --runs N, the number of builds of each binary (10 is a good start)"
+    )]
+    AgainstWithoutRuns,
+    /// The binary to compare with is not there.
+    #[error(
+        "bench: no binary at {0} to compare with (--against takes the path of another `pressroom`)"
+    )]
+    NoBinary(PathBuf),
+    /// A build process could not be started or waited for.
+    #[error("bench: cannot run {binary}: {source}")]
+    Run {
+        binary: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A file or folder of the corpus could not be written or copied.
     #[error("bench: cannot write {path}: {source}")]
     Io {
@@ -608,6 +625,14 @@ pub struct BenchArgs {
     /// Skip the builds with the search index (measure rendering only).
     #[arg(long)]
     pub no_search: bool,
+    /// Then run `pressroom build` of the corpus N times, each run its own process as an author
+    /// runs it, and print the median and range of its wall time, CPU time and peak memory.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub runs: usize,
+    /// With --runs: alternate each run with this other `pressroom` binary, in ABBA order, and
+    /// print this binary's figures as ratios of the other's, paired run by run.
+    #[arg(long, value_name = "BINARY")]
+    pub against: Option<PathBuf>,
 }
 
 /// One timed build.
@@ -643,6 +668,152 @@ pub struct BenchReport {
     pub transcripts: usize,
     /// The builds, in the order they ran.
     pub builds: Vec<Measure>,
+    /// `--runs`: the builds run as processes.
+    pub runs: Option<Runs>,
+}
+
+/// One `pressroom build` run as its own process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcessRun {
+    /// From start to exit.
+    pub wall: Duration,
+    /// CPU time in user space and in the kernel, and peak resident memory (bytes), where the
+    /// OS tells (`wait4` on Unix).
+    pub usage: Option<Usage>,
+}
+
+/// What the OS counted for a finished process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
+    pub user: Duration,
+    pub system: Duration,
+    pub peak_rss: u64,
+}
+
+/// `--runs`: this binary's runs and, with `--against`, the other binary's, in pairs run side
+/// by side (`this[i]` next to `against.1[i]`).
+#[derive(Debug, Clone)]
+pub struct Runs {
+    pub this: Vec<ProcessRun>,
+    pub against: Option<(PathBuf, Vec<ProcessRun>)>,
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `None` when empty.
+pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let mut values: Vec<f64> = values.into_iter().collect();
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
+/// Runs made side by side compared pair by pair, which cancels the drift of a machine whose
+/// speed changes from one minute to the next: the median of `this[i] / other[i]`, the number
+/// of pairs where `this` was lower, and the number of pairs.
+pub fn paired(this: &[f64], other: &[f64]) -> Option<(f64, usize, usize)> {
+    let ratios: Vec<f64> = this
+        .iter()
+        .zip(other)
+        .filter(|(_, o)| **o > 0.0)
+        .map(|(t, o)| t / o)
+        .collect();
+    let lower = ratios.iter().filter(|r| **r < 1.0).count();
+    Some((median(ratios.iter().copied())?, lower, ratios.len()))
+}
+
+impl ProcessRun {
+    fn wall_s(&self) -> f64 {
+        self.wall.as_secs_f64()
+    }
+    fn user_s(&self) -> Option<f64> {
+        self.usage.map(|u| u.user.as_secs_f64())
+    }
+    fn system_s(&self) -> Option<f64> {
+        self.usage.map(|u| u.system.as_secs_f64())
+    }
+    fn rss(&self) -> Option<f64> {
+        self.usage.map(|u| u.peak_rss as f64)
+    }
+}
+
+/// One line of the `--runs` table.
+fn runs_row(f: &mut std::fmt::Formatter<'_>, name: &str, runs: &[ProcessRun]) -> std::fmt::Result {
+    let walls = || runs.iter().map(ProcessRun::wall_s);
+    let seconds = |v: Option<f64>| v.map_or_else(|| "?".into(), |s| format!("{s:.2}"));
+    let all = |get: fn(&ProcessRun) -> Option<f64>| -> Option<Vec<f64>> {
+        runs.iter().map(get).collect()
+    };
+    let wall = format!(
+        "{} ({:.2}–{:.2})",
+        seconds(median(walls())),
+        walls().fold(f64::INFINITY, f64::min),
+        walls().fold(0.0, f64::max),
+    );
+    writeln!(
+        f,
+        "{name:<34} {wall:>22} {:>9} {:>9} {:>10}",
+        seconds(all(ProcessRun::user_s).and_then(median)),
+        seconds(all(ProcessRun::system_s).and_then(median)),
+        all(ProcessRun::rss).and_then(median).map_or_else(
+            || "?".into(),
+            |b| format!("{:.0} MiB", b / (1024.0 * 1024.0))
+        ),
+    )
+}
+
+impl std::fmt::Display for Runs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.against {
+            None => writeln!(f, "\n`pressroom build`, {} runs, each its own process:", self.this.len())?,
+            Some((other, _)) => writeln!(
+                f,
+                "\n`pressroom build`, {} runs of each binary, each its own process, alternating (ABBA) with {}:",
+                self.this.len(),
+                other.display()
+            )?,
+        }
+        writeln!(
+            f,
+            "{:<34} {:>22} {:>9} {:>9} {:>10}",
+            "binary", "wall s: median (range)", "user s", "system s", "peak RSS"
+        )?;
+        runs_row(f, "this one", &self.this)?;
+        let Some((other, theirs)) = &self.against else {
+            return Ok(());
+        };
+        runs_row(f, &other.display().to_string(), theirs)?;
+        let column = |get: fn(&ProcessRun) -> Option<f64>| -> Option<(Vec<f64>, Vec<f64>)> {
+            Some((
+                self.this.iter().map(get).collect::<Option<_>>()?,
+                theirs.iter().map(get).collect::<Option<_>>()?,
+            ))
+        };
+        let mut ratios = Vec::new();
+        for (name, get) in [
+            (
+                "wall",
+                (|r: &ProcessRun| Some(r.wall_s())) as fn(&ProcessRun) -> Option<f64>,
+            ),
+            ("user", ProcessRun::user_s),
+            ("system", ProcessRun::system_s),
+            ("peak RSS", ProcessRun::rss),
+        ] {
+            if let Some((mine, other)) = column(get) {
+                if let Some((ratio, lower, pairs)) = paired(&mine, &other) {
+                    ratios.push(format!("{name} {ratio:.3}× (lower in {lower} of {pairs})"));
+                }
+            }
+        }
+        writeln!(
+            f,
+            "this one ÷ {}, paired medians: {}",
+            other.display(),
+            ratios.join(", ")
+        )
+    }
 }
 
 impl std::fmt::Display for BenchReport {
@@ -679,6 +850,9 @@ impl std::fmt::Display for BenchReport {
                 m.phases.swap.as_secs_f64(),
             )?;
         }
+        if let Some(runs) = &self.runs {
+            write!(f, "{runs}")?;
+        }
         Ok(())
     }
 }
@@ -686,6 +860,12 @@ impl std::fmt::Display for BenchReport {
 /// Writes the corpus, then times: a cold build, a rebuild after one transcript changes (both
 /// with search unless `no_search`), and a build without the search index.
 pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
+    // before a corpus is written: a mistyped path should not cost minutes
+    match &args.against {
+        Some(_) if args.runs == 0 => return Err(BenchError::AgainstWithoutRuns),
+        Some(other) if !other.is_file() => return Err(BenchError::NoBinary(other.clone())),
+        _ => {}
+    }
     let root = match &args.keep {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("pressroom-bench-{}", std::process::id())),
@@ -716,12 +896,140 @@ fn measure(args: &BenchArgs, root: &Path) -> Result<BenchReport, BenchError> {
     touch_transcript(&corpus.sample)?;
     builds.push(timed("rebuild after 1 edit, no search", &options)?);
     builds.push(timed_serve_edit(&options, &corpus.sample)?);
+    let runs = match args.runs {
+        0 => None,
+        _ => Some(time_processes(args, root)?),
+    };
 
     Ok(BenchReport {
         corpus,
         transcripts: spec.transcripts,
         builds,
+        runs,
     })
+}
+
+/// `--runs`: `pressroom build` of the corpus as a process, `args.runs` times, alternating with
+/// `args.against` when given (ABBA: other, this, then this, other, …). Every run writes into a
+/// fresh folder, as a first build does.
+fn time_processes(args: &BenchArgs, root: &Path) -> Result<Runs, BenchError> {
+    let this = std::env::current_exe().map_err(|source| BenchError::Run {
+        binary: "pressroom".into(),
+        source,
+    })?;
+    let out = root.join("bench-runs");
+    let mut mine = Vec::with_capacity(args.runs);
+    let mut theirs = Vec::with_capacity(args.runs);
+    for i in 0..args.runs {
+        eprintln!(
+            "bench: `pressroom build` as a process, run {} of {} …",
+            i + 1,
+            args.runs
+        );
+        match &args.against {
+            None => mine.push(build_process(&this, root, &out)?),
+            Some(other) if i % 2 == 0 => {
+                theirs.push(build_process(other, root, &out)?);
+                mine.push(build_process(&this, root, &out)?);
+            }
+            Some(other) => {
+                mine.push(build_process(&this, root, &out)?);
+                theirs.push(build_process(other, root, &out)?);
+            }
+        }
+    }
+    std::fs::remove_dir_all(&out).map_err(io_error(&out))?;
+    Ok(Runs {
+        this: mine,
+        against: args.against.clone().map(|other| (other, theirs)),
+    })
+}
+
+/// Runs `binary build --root root --out out` after removing `out`, and times it.
+fn build_process(binary: &Path, root: &Path, out: &Path) -> Result<ProcessRun, BenchError> {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(io_error(out))?;
+    }
+    let run_error = |source| BenchError::Run {
+        binary: binary.to_path_buf(),
+        source,
+    };
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .arg("build")
+        .arg("--root")
+        .arg(root)
+        .arg("--out")
+        .arg(out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(run_error)?;
+    // read to the end before waiting: a build with many errors fills the pipe
+    let mut errors = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        stderr.read_to_string(&mut errors).map_err(run_error)?;
+    }
+    let (status, usage) = wait_with_usage(&mut child).map_err(run_error)?;
+    let wall = started.elapsed();
+    if !status.success() {
+        return Err(BenchError::Build(format!(
+            "{} ({status}):\n{}",
+            binary.display(),
+            errors.trim_end()
+        )));
+    }
+    Ok(ProcessRun { wall, usage })
+}
+
+/// Waits for `child` and reads what the OS counted for it (`wait4`).
+#[cfg(unix)]
+fn wait_with_usage(
+    child: &mut std::process::Child,
+) -> std::io::Result<(std::process::ExitStatus, Option<Usage>)> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is a plain C struct of integers, for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is a child of this process that nothing has waited for (std's `Child`
+        // reaps only in `wait`, `try_wait` and `wait_with_output`, never called on it), and
+        // `status` and `usage` are valid for writes for the whole call.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    // Linux counts `ru_maxrss` in KiB, macOS in bytes
+    let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    Ok((
+        std::process::ExitStatus::from_raw(status),
+        Some(Usage {
+            user: time(usage.ru_utime),
+            system: time(usage.ru_stime),
+            peak_rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * unit,
+        }),
+    ))
+}
+
+/// Waits for `child`; this OS's counts are not read here.
+#[cfg(not(unix))]
+fn wait_with_usage(
+    child: &mut std::process::Child,
+) -> std::io::Result<(std::process::ExitStatus, Option<Usage>)> {
+    Ok((child.wait()?, None))
 }
 
 /// `pressroom bench`: run and print the report.
@@ -895,6 +1203,78 @@ mod tests {
              project root, or pass --theme DIR"
         );
         assert!(!site.exists());
+    }
+
+    #[test]
+    fn medians_and_pairs() {
+        assert_eq!(median([]), None);
+        assert_eq!(median([3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        // pair by pair, not median against median: `this` is slower in every pair although its
+        // median is the lower one (the other's extra slow run has no pair and does not count)
+        let this = [1.1, 2.2, 3.3, 4.4];
+        let other = [1.0, 2.0, 3.0, 4.0, 9.0];
+        let (ratio, lower, pairs) = paired(&this, &other).unwrap();
+        assert!((ratio - 1.1).abs() < 1e-9, "{ratio}");
+        assert_eq!((lower, pairs), (0, 4));
+        let (ratio, lower, pairs) = paired(&[1.0, 3.0, 2.0], &[2.0, 2.0, 4.0]).unwrap();
+        assert_eq!((ratio, lower, pairs), (0.5, 2, 3));
+        assert_eq!(paired(&[], &[]), None);
+    }
+
+    #[test]
+    fn the_runs_table_gives_ranges_and_paired_ratios() {
+        let run = |wall: u64, user: u64, system: u64, mib: u64| ProcessRun {
+            wall: Duration::from_millis(wall),
+            usage: Some(Usage {
+                user: Duration::from_millis(user),
+                system: Duration::from_millis(system),
+                peak_rss: mib << 20,
+            }),
+        };
+        let runs = Runs {
+            this: vec![
+                run(900, 1000, 500, 500),
+                run(1000, 1200, 400, 510),
+                run(1200, 1300, 600, 490),
+            ],
+            against: Some((
+                PathBuf::from("old/pressroom"),
+                vec![
+                    run(1000, 1250, 500, 600),
+                    run(1250, 1200, 500, 600),
+                    run(1200, 1300, 500, 600),
+                ],
+            )),
+        };
+        let table = runs.to_string();
+        assert!(table.contains("3 runs of each binary"), "{table}");
+        assert!(
+            table.contains(&format!(
+                "{:<34} {:>22} {:>9} {:>9} {:>10}",
+                "this one", "1.00 (0.90–1.20)", "1.20", "0.50", "500 MiB"
+            )),
+            "{table}"
+        );
+        assert!(table.contains("old/pressroom"), "{table}");
+        assert!(
+            table.contains(
+                "this one ÷ old/pressroom, paired medians: wall 0.900× (lower in 2 of 3), \
+                 user 1.000× (lower in 1 of 3), system 1.000× (lower in 1 of 3), \
+                 peak RSS 0.833× (lower in 3 of 3)"
+            ),
+            "{table}"
+        );
+        let alone = Runs {
+            this: vec![ProcessRun {
+                wall: Duration::from_millis(1500),
+                usage: None,
+            }],
+            against: None,
+        };
+        let table = alone.to_string();
+        assert!(table.contains("1 runs, each its own process"), "{table}");
+        assert!(!table.contains("paired"), "{table}");
     }
 
     #[test]

@@ -452,6 +452,72 @@ fn cli_prints_a_summary_or_every_error_and_exits_non_zero() {
     );
 }
 
+/// `bench --runs` builds the corpus as processes and compares with another binary run by run
+/// (here the same binary, which is all a test has); a bad `--against` stops it before any
+/// corpus is written.
+#[test]
+fn bench_runs_time_build_processes_and_pair_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    let theme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../themes/default");
+    let pressroom = env!("CARGO_BIN_EXE_pressroom");
+    let bench = |extra: &[&str]| {
+        std::process::Command::new(pressroom)
+            .args(["bench", "--transcripts", "4", "--no-search", "--theme"])
+            .arg(&theme)
+            .arg("--keep")
+            .arg(&corpus)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    let refused = bench(&["--against", pressroom]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--against needs --runs N"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let refused = bench(&["--runs", "2", "--against", "no/such/pressroom"]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("no binary at no/such/pressroom"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        !corpus.exists(),
+        "nothing is written before the arguments are checked"
+    );
+
+    let ran = bench(&["--runs", "2", "--against", pressroom]);
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&ran.stdout);
+    assert!(stdout.contains("2 runs of each binary"), "{stdout}");
+    assert_eq!(stderr.matches("as a process, run").count(), 2, "{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("this one "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    if cfg!(target_os = "linux") {
+        assert!(row.ends_with(" MiB"), "a peak memory in {row}");
+    }
+    assert!(
+        stdout.contains(&format!("this one ÷ {pressroom}, paired medians: wall ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("peak RSS ") && stdout.contains("(lower in "),
+        "{stdout}"
+    );
+    assert!(
+        !corpus.join("bench-runs").exists(),
+        "the runs' output is removed"
+    );
+    assert!(corpus.join("public/index.html").is_file());
+}
+
 #[test]
 fn a_download_without_its_file_or_a_missing_poster_is_located() {
     let e = build_error("missing_part");
