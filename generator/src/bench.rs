@@ -694,6 +694,8 @@ pub struct Usage {
 /// by side (`this[i]` next to `against.1[i]`).
 #[derive(Debug, Clone)]
 pub struct Runs {
+    /// Pages of each build (the corpus without search, as every run builds it).
+    pub pages: usize,
     pub this: Vec<ProcessRun>,
     pub against: Option<(PathBuf, Vec<ProcessRun>)>,
 }
@@ -740,7 +742,12 @@ impl ProcessRun {
 }
 
 /// One line of the `--runs` table.
-fn runs_row(f: &mut std::fmt::Formatter<'_>, name: &str, runs: &[ProcessRun]) -> std::fmt::Result {
+fn runs_row(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    pages: usize,
+    runs: &[ProcessRun],
+) -> std::fmt::Result {
     let walls = || runs.iter().map(ProcessRun::wall_s);
     let seconds = |v: Option<f64>| v.map_or_else(|| "?".into(), |s| format!("{s:.2}"));
     let all = |get: fn(&ProcessRun) -> Option<f64>| -> Option<Vec<f64>> {
@@ -754,7 +761,8 @@ fn runs_row(f: &mut std::fmt::Formatter<'_>, name: &str, runs: &[ProcessRun]) ->
     );
     writeln!(
         f,
-        "{name:<34} {wall:>22} {:>9} {:>9} {:>10}",
+        "{name:<34} {wall:>22} {:>9} {:>9} {:>9} {:>10}",
+        median(walls()).map_or_else(|| "?".into(), |w| format!("{:.0}", pages as f64 / w)),
         seconds(all(ProcessRun::user_s).and_then(median)),
         seconds(all(ProcessRun::system_s).and_then(median)),
         all(ProcessRun::rss).and_then(median).map_or_else(
@@ -767,24 +775,31 @@ fn runs_row(f: &mut std::fmt::Formatter<'_>, name: &str, runs: &[ProcessRun]) ->
 impl std::fmt::Display for Runs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.against {
-            None => writeln!(f, "\n`pressroom build`, {} runs, each its own process:", self.this.len())?,
+            None => writeln!(
+                f,
+                "\n`pressroom build` of the corpus without search ({} pages), {} runs, each its own process:",
+                self.pages,
+                self.this.len()
+            )?,
             Some((other, _)) => writeln!(
                 f,
-                "\n`pressroom build`, {} runs of each binary, each its own process, alternating (ABBA) with {}:",
+                "\n`pressroom build` of the corpus without search ({} pages), {} runs of each binary, \
+                 each its own process, alternating (ABBA) with {}:",
+                self.pages,
                 self.this.len(),
                 other.display()
             )?,
         }
         writeln!(
             f,
-            "{:<34} {:>22} {:>9} {:>9} {:>10}",
-            "binary", "wall s: median (range)", "user s", "system s", "peak RSS"
+            "{:<34} {:>22} {:>9} {:>9} {:>9} {:>10}",
+            "binary", "wall s: median (range)", "pages/s", "user s", "system s", "peak RSS"
         )?;
-        runs_row(f, "this one", &self.this)?;
+        runs_row(f, "this one", self.pages, &self.this)?;
         let Some((other, theirs)) = &self.against else {
             return Ok(());
         };
-        runs_row(f, &other.display().to_string(), theirs)?;
+        runs_row(f, &other.display().to_string(), self.pages, theirs)?;
         let column = |get: fn(&ProcessRun) -> Option<f64>| -> Option<(Vec<f64>, Vec<f64>)> {
             Some((
                 self.this.iter().map(get).collect::<Option<_>>()?,
@@ -892,13 +907,15 @@ fn measure(args: &BenchArgs, root: &Path) -> Result<BenchReport, BenchError> {
         builds.push(timed("rebuild after 1 edit, with search", &options)?);
         write(&root.join("pressroom.toml"), config_toml(false).as_bytes())?;
     }
-    builds.push(timed("build without search", &options)?);
+    let plain = timed("build without search", &options)?;
+    let pages = plain.pages;
+    builds.push(plain);
     touch_transcript(&corpus.sample)?;
     builds.push(timed("rebuild after 1 edit, no search", &options)?);
     builds.push(timed_serve_edit(&options, &corpus.sample)?);
     let runs = match args.runs {
         0 => None,
-        _ => Some(time_processes(args, root)?),
+        _ => Some(time_processes(args, root, pages)?),
     };
 
     Ok(BenchReport {
@@ -912,7 +929,7 @@ fn measure(args: &BenchArgs, root: &Path) -> Result<BenchReport, BenchError> {
 /// `--runs`: `pressroom build` of the corpus as a process, `args.runs` times, alternating with
 /// `args.against` when given (ABBA: other, this, then this, other, …). Every run writes into a
 /// fresh folder, as a first build does.
-fn time_processes(args: &BenchArgs, root: &Path) -> Result<Runs, BenchError> {
+fn time_processes(args: &BenchArgs, root: &Path, pages: usize) -> Result<Runs, BenchError> {
     let this = std::env::current_exe().map_err(|source| BenchError::Run {
         binary: "pressroom".into(),
         source,
@@ -940,6 +957,7 @@ fn time_processes(args: &BenchArgs, root: &Path) -> Result<Runs, BenchError> {
     }
     std::fs::remove_dir_all(&out).map_err(io_error(&out))?;
     Ok(Runs {
+        pages,
         this: mine,
         against: args.against.clone().map(|other| (other, theirs)),
     })
@@ -1233,6 +1251,7 @@ mod tests {
             }),
         };
         let runs = Runs {
+            pages: 1000,
             this: vec![
                 run(900, 1000, 500, 500),
                 run(1000, 1200, 400, 510),
@@ -1251,8 +1270,8 @@ mod tests {
         assert!(table.contains("3 runs of each binary"), "{table}");
         assert!(
             table.contains(&format!(
-                "{:<34} {:>22} {:>9} {:>9} {:>10}",
-                "this one", "1.00 (0.90–1.20)", "1.20", "0.50", "500 MiB"
+                "{:<34} {:>22} {:>9} {:>9} {:>9} {:>10}",
+                "this one", "1.00 (0.90–1.20)", "1000", "1.20", "0.50", "500 MiB"
             )),
             "{table}"
         );
@@ -1266,6 +1285,7 @@ mod tests {
             "{table}"
         );
         let alone = Runs {
+            pages: 3000,
             this: vec![ProcessRun {
                 wall: Duration::from_millis(1500),
                 usage: None,
@@ -1273,7 +1293,11 @@ mod tests {
             against: None,
         };
         let table = alone.to_string();
-        assert!(table.contains("1 runs, each its own process"), "{table}");
+        assert!(
+            table.contains("without search (3000 pages), 1 runs, each its own process"),
+            "{table}"
+        );
+        assert!(table.contains(" 1.50 (1.50–1.50)      2000 "), "{table}");
         assert!(!table.contains("paired"), "{table}");
     }
 

@@ -494,7 +494,7 @@ fn bench_runs_time_build_processes_and_pair_them() {
     let stderr = String::from_utf8_lossy(&ran.stderr);
     assert!(ran.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&ran.stdout);
-    assert!(stdout.contains("2 runs of each binary"), "{stdout}");
+    assert!(stdout.contains("pages), 2 runs of each binary"), "{stdout}");
     assert_eq!(stderr.matches("as a process, run").count(), 2, "{stderr}");
     let row = stdout
         .lines()
