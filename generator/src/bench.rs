@@ -726,9 +726,11 @@ pub fn paired(this: &[f64], other: &[f64]) -> Option<(f64, usize, usize)> {
     Some((median(ratios.iter().copied())?, lower, ratios.len()))
 }
 
+/// The columns of the `--runs` table, each a figure of one run (`None` where the OS does not
+/// tell), so the table and the paired ratios read them the same way.
 impl ProcessRun {
-    fn wall_s(&self) -> f64 {
-        self.wall.as_secs_f64()
+    fn wall_s(&self) -> Option<f64> {
+        Some(self.wall.as_secs_f64())
     }
     fn user_s(&self) -> Option<f64> {
         self.usage.map(|u| u.user.as_secs_f64())
@@ -748,21 +750,22 @@ fn runs_row(
     pages: usize,
     runs: &[ProcessRun],
 ) -> std::fmt::Result {
-    let walls = || runs.iter().map(ProcessRun::wall_s);
     let seconds = |v: Option<f64>| v.map_or_else(|| "?".into(), |s| format!("{s:.2}"));
     let all = |get: fn(&ProcessRun) -> Option<f64>| -> Option<Vec<f64>> {
         runs.iter().map(get).collect()
     };
+    let walls: Vec<f64> = runs.iter().map(|r| r.wall.as_secs_f64()).collect();
+    let wall_median = median(walls.iter().copied());
     let wall = format!(
         "{} ({:.2}–{:.2})",
-        seconds(median(walls())),
-        walls().fold(f64::INFINITY, f64::min),
-        walls().fold(0.0, f64::max),
+        seconds(wall_median),
+        walls.iter().copied().fold(f64::INFINITY, f64::min),
+        walls.iter().copied().fold(0.0, f64::max),
     );
     writeln!(
         f,
         "{name:<34} {wall:>22} {:>9} {:>9} {:>9} {:>10}",
-        median(walls()).map_or_else(|| "?".into(), |w| format!("{:.0}", pages as f64 / w)),
+        wall_median.map_or_else(|| "?".into(), |w| format!("{:.0}", pages as f64 / w)),
         seconds(all(ProcessRun::user_s).and_then(median)),
         seconds(all(ProcessRun::system_s).and_then(median)),
         all(ProcessRun::rss).and_then(median).map_or_else(
@@ -774,22 +777,20 @@ fn runs_row(
 
 impl std::fmt::Display for Runs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.against {
-            None => writeln!(
-                f,
-                "\n`pressroom build` of the corpus without search ({} pages), {} runs, each its own process:",
-                self.pages,
-                self.this.len()
-            )?,
-            Some((other, _)) => writeln!(
-                f,
-                "\n`pressroom build` of the corpus without search ({} pages), {} runs of each binary, \
-                 each its own process, alternating (ABBA) with {}:",
-                self.pages,
-                self.this.len(),
-                other.display()
-            )?,
-        }
+        let (each, alternating) = match &self.against {
+            None => (String::new(), String::new()),
+            Some((other, _)) => (
+                " of each binary".into(),
+                format!(", alternating (ABBA) with {}", other.display()),
+            ),
+        };
+        writeln!(
+            f,
+            "\n`pressroom build` of the corpus without search ({} pages), {} runs{each}, each its \
+             own process{alternating}:",
+            self.pages,
+            self.this.len()
+        )?;
         writeln!(
             f,
             "{:<34} {:>22} {:>9} {:>9} {:>9} {:>10}",
@@ -808,10 +809,7 @@ impl std::fmt::Display for Runs {
         };
         let mut ratios = Vec::new();
         for (name, get) in [
-            (
-                "wall",
-                (|r: &ProcessRun| Some(r.wall_s())) as fn(&ProcessRun) -> Option<f64>,
-            ),
+            ("wall", ProcessRun::wall_s as fn(&ProcessRun) -> Option<f64>),
             ("user", ProcessRun::user_s),
             ("system", ProcessRun::system_s),
             ("peak RSS", ProcessRun::rss),
@@ -873,7 +871,8 @@ impl std::fmt::Display for BenchReport {
 }
 
 /// Writes the corpus, then times: a cold build, a rebuild after one transcript changes (both
-/// with search unless `no_search`), and a build without the search index.
+/// with search unless `no_search`), a build without the search index, and with `runs`, that
+/// build as processes (see [`Runs`]).
 pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     // before a corpus is written: a mistyped path should not cost minutes
     match &args.against {
