@@ -561,6 +561,62 @@ mod tests {
         );
     }
 
+    /// The vendored pagefind merges its pages' words 512 pages at a time: a language with more
+    /// pages than two batches still gets every page and every page's words in its index.
+    #[test]
+    fn a_language_of_several_batches_indexes_every_page_and_word() {
+        use std::io::Read;
+        // A word of letters only (pagefind splits words at digits), different for every page,
+        // ending in a `k` that no rule of the English stemmer removes or changes.
+        let word = |n: usize| {
+            let letters = |d: usize| char::from(b'a' + (d % 26) as u8);
+            format!("zq{}{}{}k", letters(n / 676), letters(n / 26), letters(n))
+        };
+        let count = 1_100;
+        let out = tempfile::tempdir().unwrap();
+        for n in 0..count {
+            let url = format!("/en/transcripts/2018/04/26/t{n}/");
+            let html = page("en", &url, &format!("Briefing {}", word(n)), true).html;
+            let file = out
+                .path()
+                .join(url.trim_start_matches('/'))
+                .join("index.html");
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, html).unwrap();
+        }
+
+        let stats = index_dir(out.path(), |_| {}).unwrap();
+        assert_eq!(stats.pages, count);
+        let bundle = out.path().join(BUNDLE_DIR);
+        let entry: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(bundle.join(ENTRY_FILE)).unwrap()).unwrap();
+        assert_eq!(entry["languages"]["en"]["page_count"], count, "{entry}");
+        let texts = fragments(&bundle);
+        assert_eq!(texts.len(), count, "one fragment per page");
+        for n in [0, 511, 512, 1023, 1024, count - 1] {
+            let url = format!("\"url\":\"/en/transcripts/2018/04/26/t{n}/\"");
+            assert!(
+                texts.iter().any(|t| t.contains(&url)),
+                "no fragment for page {n}"
+            );
+        }
+        // The word index chunks hold each word as text (CBOR), gzipped.
+        let mut index = String::new();
+        for chunk in std::fs::read_dir(bundle.join("index")).unwrap() {
+            let bytes = std::fs::read(chunk.unwrap().path()).unwrap();
+            let mut decoded = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut decoded)
+                .unwrap();
+            index.push_str(&String::from_utf8_lossy(&decoded));
+        }
+        let missing: Vec<String> = (0..count)
+            .map(word)
+            .filter(|w| !index.contains(w.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "words not in the index: {missing:?}");
+    }
+
     #[test]
     fn a_site_without_marked_pages_is_an_error_not_an_empty_search() {
         let out = tempfile::tempdir().unwrap();
