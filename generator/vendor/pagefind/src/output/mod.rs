@@ -321,16 +321,19 @@ impl PagefindIndexes {
             WriteBehavior::Immutable
         };
 
-        let mut files = vec![write(
+        // Vendored change: the files are listed first, then written. Kept in memory
+        // (`synthetic`), they are compressed in parallel: as futures, they were compressed one
+        // after the other, on one thread, since nothing in them awaits.
+        let mut files = vec![(
             outdir.join(format!("pagefind.{}.pf_meta", &self.meta_index.0)),
-            vec![&self.meta_index.1],
+            vec![&self.meta_index.1[..]],
             Compress::GZ,
             immutable_write_behaviour,
         )];
 
         if self.language != "unknown" {
             if let Some(wasm_path) = self.lang_wasm_path() {
-                files.push(write(
+                files.push((
                     outdir.join(format!("wasm.{}.pagefind", self.language)),
                     vec![WEB_WASM_FILES
                         .get_file(wasm_path)
@@ -353,7 +356,7 @@ impl PagefindIndexes {
         }
 
         files.extend(self.fragments.iter().map(|(hash, fragment)| {
-            write(
+            (
                 outdir.join(format!("fragment/{}.pf_fragment", hash)),
                 vec![fragment.as_bytes()],
                 Compress::GZ,
@@ -362,29 +365,56 @@ impl PagefindIndexes {
         }));
 
         files.extend(self.word_indexes.iter().map(|(hash, index)| {
-            write(
+            (
                 outdir.join(format!("index/{}.pf_index", hash)),
-                vec![index],
+                vec![&index[..]],
                 Compress::GZ,
                 immutable_write_behaviour,
             )
         }));
 
         files.extend(self.filter_indexes.iter().map(|(hash, index)| {
-            write(
+            (
                 outdir.join(format!("filter/{}.pf_filter", hash)),
-                vec![index],
+                vec![&index[..]],
                 Compress::GZ,
                 immutable_write_behaviour,
             )
         }));
 
-        let output_files = join_all(files).await;
         if synthetic {
-            Some(output_files.into_iter().flatten().collect())
-        } else {
-            None
+            use rayon::prelude::*;
+            return Some(
+                files
+                    .into_par_iter()
+                    .map(|(filename, content_chunks, compression, _)| SyntheticFile {
+                        filename,
+                        contents: compressed(content_chunks, compression),
+                    })
+                    .collect(),
+            );
         }
+        join_all(files.into_iter().map(|(filename, content_chunks, compression, behavior)| {
+            write(filename, content_chunks, compression, behavior)
+        }))
+        .await;
+        None
+    }
+}
+
+/// The bytes of a file: each chunk after `pagefind_dcd`, gzipped at the best level, or as they
+/// are (vendored change: the compression `write` did, shared with the parallel path).
+fn compressed(content_chunks: Vec<&[u8]>, compression: Compress) -> Vec<u8> {
+    match compression {
+        Compress::GZ => {
+            let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+            for chunk in content_chunks {
+                gz.write_all(b"pagefind_dcd").unwrap();
+                gz.write_all(chunk).unwrap();
+            }
+            gz.finish().unwrap()
+        }
+        Compress::None => content_chunks.concat(),
     }
 }
 
@@ -435,12 +465,8 @@ async fn write(
 
     match compression {
         Compress::GZ => {
-            let mut gz = GzEncoder::new(Vec::new(), Compression::best());
-            for chunk in content_chunks {
-                gz.write_all(b"pagefind_dcd").unwrap();
-                gz.write_all(chunk).unwrap();
-            }
-            if let Ok(contents) = gz.finish() {
+            let contents = compressed(content_chunks, compression);
+            {
                 if let Some(mut file) = file {
                     file.write_all(&contents).await.unwrap();
                     // `write_all` resolving only means the bytes are in tokio's
