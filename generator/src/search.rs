@@ -411,25 +411,33 @@ mod tests {
         }
     }
 
-    /// The text of every fragment (one per indexed page): gzip files starting `pagefind_dcd`.
-    fn fragments(bundle: &Path) -> Vec<String> {
+    /// Every file of `bundle/{folder}` gunzipped (pagefind gzips each, starting `pagefind_dcd`).
+    fn gunzipped(bundle: &Path, folder: &str) -> Vec<Vec<u8>> {
         use std::io::Read;
-        let mut texts = Vec::new();
         let listing: Vec<_> = walkdir::WalkDir::new(bundle)
             .into_iter()
             .filter_map(Result::ok)
             .map(|e| e.path().display().to_string())
             .collect();
-        let dir = std::fs::read_dir(bundle.join("fragment"))
-            .unwrap_or_else(|e| panic!("no fragment folder ({e}) in {listing:#?}"));
-        for entry in dir {
+        let dir = std::fs::read_dir(bundle.join(folder))
+            .unwrap_or_else(|e| panic!("no {folder} folder ({e}) in {listing:#?}"));
+        dir.map(|entry| {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            let mut text = String::new();
+            let mut decoded = Vec::new();
             flate2::read::GzDecoder::new(&bytes[..])
-                .read_to_string(&mut text)
+                .read_to_end(&mut decoded)
                 .unwrap();
-            texts.push(text);
-        }
+            decoded
+        })
+        .collect()
+    }
+
+    /// The text of every fragment (one per indexed page), sorted.
+    fn fragments(bundle: &Path) -> Vec<String> {
+        let mut texts: Vec<String> = gunzipped(bundle, "fragment")
+            .into_iter()
+            .map(|bytes| String::from_utf8(bytes).unwrap())
+            .collect();
         texts.sort();
         texts
     }
@@ -574,7 +582,6 @@ mod tests {
     /// pages than two batches still gets every page and every page's words in its index.
     #[test]
     fn a_language_of_several_batches_indexes_every_page_and_word() {
-        use std::io::Read;
         // A word of letters only (pagefind splits words at digits), different for every page,
         // ending in a `k` that no rule of the English stemmer removes or changes.
         let word = |n: usize| {
@@ -610,15 +617,10 @@ mod tests {
             );
         }
         // The word index chunks hold each word as text (CBOR), gzipped.
-        let mut index = String::new();
-        for chunk in std::fs::read_dir(bundle.join("index")).unwrap() {
-            let bytes = std::fs::read(chunk.unwrap().path()).unwrap();
-            let mut decoded = Vec::new();
-            flate2::read::GzDecoder::new(&bytes[..])
-                .read_to_end(&mut decoded)
-                .unwrap();
-            index.push_str(&String::from_utf8_lossy(&decoded));
-        }
+        let index: String = gunzipped(&bundle, "index")
+            .iter()
+            .map(|chunk| String::from_utf8_lossy(chunk))
+            .collect();
         let missing: Vec<String> = (0..count)
             .map(word)
             .filter(|w| !index.contains(w.as_str()))
