@@ -2565,6 +2565,40 @@ mod tests {
     }
 
     #[test]
+    fn a_lent_variable_comes_back_whole_and_the_shared_one_it_hid_is_restored() {
+        let mut en = Variables::new();
+        en.insert("t".into(), json!("shared"));
+        en.insert("lang".into(), json!({"code": "en"}));
+        let shared = HashMap::from([("en", en)]);
+        let mut contexts = Contexts::new(&shared);
+        let summary = json!({"title": "Doorstep", "speakers": [{"name": "A"}], "topics": []});
+        let mut vars = Variables::new();
+        vars.insert("t".into(), summary.clone());
+        vars.insert("page_url".into(), json!("/en/"));
+        let (seen, mut back) = contexts.lend("en", vars, |c| c.get("t").cloned());
+        assert_eq!(seen, Some(summary.clone()), "the page saw the lent value");
+        assert_eq!(
+            back.remove("t"),
+            Some(summary),
+            "and it came back as it went in"
+        );
+        assert_eq!(back.remove("page_url"), Some(json!("/en/")));
+        assert!(
+            back.is_empty(),
+            "only the page's own variables come back: {back:?}"
+        );
+        contexts.with("en", Variables::new(), |c| {
+            assert_eq!(
+                c.get("t"),
+                Some(&json!("shared")),
+                "the shared value it hid"
+            );
+            assert_eq!(c.get("page_url"), None);
+            assert_eq!(c.get("lang"), Some(&json!({"code": "en"})));
+        });
+    }
+
+    #[test]
     fn vanished_temp_files_are_not_site_changes() {
         let dir = tempfile::tempdir().unwrap();
         assert!(is_vanished_temp_file(&dir.path().join("sedAb12Cd")));
