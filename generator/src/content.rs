@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::config::{toml_diagnostic, Table};
-use crate::error::{did_you_mean, line_col, Diagnostic};
+use crate::error::{did_you_mean, Diagnostic};
 use crate::markdown::{format_timecode, parse_timecode, slugify};
 
 /// Path of the topic list, relative to the site root.
@@ -183,7 +183,7 @@ pub struct Transcript {
     /// Source file, relative to the site root (`content/en/2018/x.md`).
     pub source: PathBuf,
     /// The file's text, kept for error positions; only its front matter once the site has
-    /// rendered the body ([`Transcript::drop_body`]).
+    /// taken the body to render it ([`Transcript::take_source`]).
     pub text: String,
     /// Byte offset of the markdown body in `text`.
     pub body_offset: usize,
@@ -209,16 +209,17 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    /// The markdown body; empty once [`Transcript::drop_body`] has run.
+    /// The markdown body; empty once [`Transcript::take_source`] has run.
     pub fn body(&self) -> &str {
         &self.text[self.body_offset..]
     }
 
-    /// Frees the markdown body once it is rendered and its links are checked, keeping the front
-    /// matter that later diagnostics point into.
-    pub fn drop_body(&mut self) {
-        self.text.truncate(self.body_offset);
-        self.text.shrink_to_fit();
+    /// Takes the file's whole text out, leaving a copy of its front matter, which later
+    /// diagnostics point into: the site renders the body from the text it gets and frees it
+    /// right after, so the markdown of a whole site is never in memory beside its HTML.
+    pub fn take_source(&mut self) -> String {
+        let front_matter = self.text[..self.body_offset].to_owned();
+        std::mem::replace(&mut self.text, front_matter)
     }
 
     /// `/{lang}/transcripts/{yyyy}/{mm}/{dd}/{slug}/`, the date taken in the transcript's offset.
@@ -237,12 +238,6 @@ impl Transcript {
             Some(offset) => Diagnostic::at_offset(self.source.clone(), &self.text, offset, message),
             None => Diagnostic::at(self.source.clone(), 1, 1, message),
         }
-    }
-
-    /// A diagnostic at a byte offset of the markdown body.
-    pub fn body_diagnostic(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
-        let (line, col) = line_col(&self.text, self.body_offset + offset);
-        Diagnostic::at(self.source.clone(), line, col, message)
     }
 }
 
@@ -666,14 +661,15 @@ mod tests {
     }
 
     #[test]
-    fn a_dropped_body_keeps_the_front_matter_diagnostics_point_into() {
+    fn a_taken_source_leaves_the_front_matter_diagnostics_point_into() {
         let mut t = parse(VALID).unwrap();
         let before = t.field_diagnostic(&["[video]"], "x").to_string();
-        t.drop_body();
+        let source = t.take_source();
+        assert_eq!(source, VALID, "the whole file is handed over");
         assert_eq!(t.body(), "");
         assert!(
             t.text.capacity() < VALID.len(),
-            "the body's bytes are freed"
+            "the body's bytes are not kept"
         );
         let after = t.field_diagnostic(&["[video]"], "x").to_string();
         assert_eq!(after, before);

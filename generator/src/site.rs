@@ -21,7 +21,7 @@ use walkdir::WalkDir;
 
 use crate::config::Config;
 use crate::content::{self, Topics, Transcript, TOPICS_FILE};
-use crate::error::{did_you_mean, BuildErrors, Diagnostic};
+use crate::error::{did_you_mean, line_col, BuildErrors, Diagnostic};
 use crate::markdown::{self, format_timecode};
 use crate::templates::{escape_html, Renderer, Theme};
 
@@ -356,7 +356,7 @@ impl LiveSite {
                 .unwrap_or(rel)
                 .to_string_lossy()
                 .replace('\\', "/");
-            let new =
+            let mut new =
                 match content::parse_transcript(rel, text, &old.lang, &key_path, &self.site.topics)
                 {
                     Ok(t) => t,
@@ -381,16 +381,13 @@ impl LiveSite {
             }
             // same video as before (`place`), so its preview is known
             let player = has_player(&self.site.previews, &new);
-            let body = markdown::render_with(
-                new.body(),
+            let source = new.take_source();
+            let rendered = markdown::render_with(
+                &source[new.body_offset..],
                 &labels(Some(&self.site.theme), &new.lang, player),
             );
-            errors.extend(body_errors(
-                &self.site.config,
-                &self.site.known,
-                &new,
-                &body,
-            ));
+            let body = Body::new(&self.site.config, &source, &new, rendered);
+            errors.extend(body_errors(&self.site.known, &new, &body));
             edits.push((i, new, body.html));
         }
         if errors.is_empty() {
@@ -476,6 +473,13 @@ impl Site {
         transcripts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
 
         let previews = previews(&root, &config, &transcripts);
+        // Each file's text is handed to the markdown and freed as soon as its body is HTML: the
+        // text of every file beside the HTML of every body was half a build's peak memory.
+        let sources: Vec<String> = transcripts
+            .par_iter_mut()
+            .with_max_len(LEAF)
+            .map(Transcript::take_source)
+            .collect();
         // Markdown on every core; meanwhile one of them runs the checks that no single file can
         // tell, which are serial, and lists the site's URLs for the markdown's links.
         let ((checks, known), bodies) = rayon::join(
@@ -488,22 +492,23 @@ impl Site {
                 (checks, known_urls(&config, &transcripts, &screens))
             },
             || {
-                transcripts
-                    .par_iter()
+                sources
+                    .into_par_iter()
+                    .zip(&transcripts)
                     .with_max_len(LEAF)
-                    .map(|t| {
+                    .map(|(text, t)| {
                         let player = has_player(&previews, t);
-                        markdown::render_with(t.body(), &labels(theme.as_ref(), &t.lang, player))
+                        let labels = labels(theme.as_ref(), &t.lang, player);
+                        let body = &text[t.body_offset..];
+                        Body::new(&config, &text, t, markdown::render_with(body, &labels))
                     })
                     .collect::<Vec<_>>()
             },
         );
         errors.extend(checks);
         for (t, body) in transcripts.iter().zip(&bodies) {
-            errors.extend(body_errors(&config, &known, t, body));
+            errors.extend(body_errors(&known, t, body));
         }
-        // the markdown is HTML now: its 6–7 KB a transcript were a sixth of a build's peak memory
-        transcripts.par_iter_mut().for_each(Transcript::drop_body);
 
         match theme {
             Some(theme) => Ok((
@@ -1215,39 +1220,72 @@ fn make_parent(path: &Path) -> Result<(), Diagnostic> {
     }
 }
 
-/// Errors in the rendered `body` of `t`: links to pages of this site that don't exist, and
-/// footnote references without a note.
-fn body_errors(
-    config: &Config,
-    known: &BTreeSet<String>,
-    t: &Transcript,
-    body: &markdown::Rendered,
-) -> Vec<Diagnostic> {
-    let mut errors = Vec::new();
-    for link in &body.links {
-        if let Some(path) = internal_path(config, &link.url) {
-            if !known.contains(path) && !known.contains(&format!("{path}/")) {
-                errors.push(
-                    t.body_diagnostic(
-                        link.offset,
-                        format!("link to {path} but the site has no such page"),
-                    )
-                    .with_hint(
-                        match did_you_mean(path, known.iter().map(String::as_str)) {
-                            Some(s) => format!("did you mean {s}?"),
-                            None => "check the language, date and slug in the link".into(),
-                        },
-                    ),
-                );
-            }
+/// A transcript's body as HTML, with what in it the site's URL list checks: its links to pages
+/// of this site and its footnote references without a note, each with its line and column in
+/// the file, taken while the file's text was at hand.
+struct Body {
+    html: String,
+    /// Site paths (`/en/topics/x/`, query and fragment cut off) and where they are.
+    internal_links: Vec<(String, (usize, usize))>,
+    /// Labels and where they are.
+    undefined_notes: Vec<(String, (usize, usize))>,
+}
+
+impl Body {
+    /// `rendered` is the body of `t`, whose file's whole text is `text`.
+    fn new(config: &Config, text: &str, t: &Transcript, rendered: markdown::Rendered) -> Self {
+        let at = |offset: usize| line_col(text, t.body_offset + offset);
+        Body {
+            internal_links: rendered
+                .links
+                .iter()
+                .filter_map(|link| {
+                    internal_path(config, &link.url).map(|path| (path.to_string(), at(link.offset)))
+                })
+                .collect(),
+            undefined_notes: rendered
+                .undefined_notes
+                .into_iter()
+                .map(|(label, offset)| (label, at(offset)))
+                .collect(),
+            html: rendered.html,
         }
     }
-    for (label, offset) in &body.undefined_notes {
+}
+
+/// Errors in the rendered `body` of `t`: links to pages of this site that don't exist, and
+/// footnote references without a note.
+fn body_errors(known: &BTreeSet<String>, t: &Transcript, body: &Body) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    for (path, (line, col)) in &body.internal_links {
+        if known.contains(path) || known.contains(&format!("{path}/")) {
+            continue;
+        }
+        let hint = match did_you_mean(path, known.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean {s}?"),
+            None => "check the language, date and slug in the link".into(),
+        };
         errors.push(
-            t.body_diagnostic(*offset, format!("footnote [^{label}] has no note"))
-                .with_hint(format!(
-                    "add the note on a line of its own, `[^{label}]: …`, or remove the reference"
-                )),
+            Diagnostic::at(
+                t.source.clone(),
+                *line,
+                *col,
+                format!("link to {path} but the site has no such page"),
+            )
+            .with_hint(hint),
+        );
+    }
+    for (label, (line, col)) in &body.undefined_notes {
+        errors.push(
+            Diagnostic::at(
+                t.source.clone(),
+                *line,
+                *col,
+                format!("footnote [^{label}] has no note"),
+            )
+            .with_hint(format!(
+                "add the note on a line of its own, `[^{label}]: …`, or remove the reference"
+            )),
         );
     }
     errors
