@@ -1,8 +1,8 @@
 //! The build: load → render → write. This is the ONLY module that writes files.
 //!
 //! Loading parses the configuration, the theme and every transcript (in parallel) and collects
-//! every problem; rendering turns markdown into HTML once per transcript, precomputes the
-//! summaries shared by listings, plans every page (URL, template, and a closure that builds its
+//! every problem; rendering turns markdown into HTML once per transcript, renders the listing
+//! card of each transcript once for every listing, plans every page (URL, template, and a closure that builds its
 //! context) and renders the pages in parallel with rayon, each worker building one context,
 //! rendering it and writing the file at once, so memory holds a few pages, not the site. Writing
 //! goes to a temporary folder beside the output, swapped in only when all went well, so a failed
@@ -430,8 +430,6 @@ struct Prepared {
     assets: BTreeMap<String, String>,
     /// Video id → (poster URL, preview URL and MIME type).
     media: Media,
-    /// One summary per transcript.
-    summaries: Vec<Value>,
     /// One listing entry per transcript, its card included (see `Planner::entries`).
     entries: Vec<Value>,
 }
@@ -583,7 +581,7 @@ impl Site {
         let (assets, mut copies) = self.static_files(&mut errors);
         let media = self.media_files(&mut errors, &mut copies);
         let renderers = self.renderers();
-        let mut planner = Planner::new(self, &assets, &media, None);
+        let mut planner = Planner::new(self, &assets, &media);
         errors.extend(planner.render_cards(&renderers, None));
         let plan = planner.plan(None);
 
@@ -667,7 +665,7 @@ impl Site {
         let mut rendered = paths;
         rendered.extend(files.drain(..).map(|(p, _)| p));
         plan.free();
-        let (summaries, entries) = (planner.summaries, planner.entries);
+        let entries = planner.entries;
         Ok((
             Output {
                 files: rendered,
@@ -677,7 +675,6 @@ impl Site {
             Prepared {
                 assets,
                 media,
-                summaries,
                 entries,
             },
         ))
@@ -701,12 +698,8 @@ impl Site {
         changed: &BTreeSet<usize>,
     ) -> Result<usize, BuildErrors> {
         let mut errors = Vec::new();
-        let summaries = std::mem::take(&mut prepared.summaries);
         let renderers = self.renderers();
-        let mut planner = Planner::new(self, &prepared.assets, &prepared.media, Some(summaries));
-        for &i in changed {
-            planner.summaries[i] = planner.summary(&self.transcripts[i]);
-        }
+        let mut planner = Planner::new(self, &prepared.assets, &prepared.media);
         planner.entries = std::mem::take(&mut prepared.entries);
         errors.extend(planner.render_cards(&renderers, Some(changed)));
         let plan = planner.plan(Some(changed.clone()));
@@ -737,7 +730,6 @@ impl Site {
         );
         let pages = jobs.len();
         drop(plan);
-        prepared.summaries = planner.summaries;
         prepared.entries = planner.entries;
         if errors.is_empty() {
             Ok(pages)
@@ -1405,8 +1397,8 @@ fn into_context(vars: Variables) -> tera::Context {
 /// that language shares (`site` with its languages, `lang`, `assets`, `account`). A page's own
 /// variables are moved in for its render and taken out after, so the shared ones are copied
 /// once per worker task rather than once per page. Copying and freeing them for each of 39,872
-/// pages was part of the 4.9 % of a benchmark build's samples spent cloning maps (the rest is
-/// the summaries that transcript pages copy); not copying them cut a build's instructions by
+/// pages was part of the 4.9 % of a benchmark build's samples spent cloning maps (the rest was
+/// the summaries that transcript pages copied); not copying them cut a build's instructions by
 /// 1.5 %.
 struct Contexts<'s> {
     shared: &'s HashMap<&'s str, Variables>,
@@ -1493,14 +1485,14 @@ impl<'s> Contexts<'s> {
     }
 }
 
-/// A transcript in a listing, from its summary `s`: its `card` and the few fields a listing
-/// needs beside it (cloned field by field: `json!` would run each value through the
-/// serializer).
-fn entry(s: &Value, card: Value) -> Value {
+/// A transcript in a listing, from its summary: its `card` and the few fields a listing needs
+/// beside it, moved out of the summary.
+fn entry(mut summary: Value, card: Value) -> Value {
     let mut entry = Variables::new();
     entry.insert("card".into(), card);
     for field in ["title", "url", "date", "date_display"] {
-        entry.insert(field.into(), s[field].clone());
+        let value = summary.get_mut(field).map(Value::take).unwrap_or_default();
+        entry.insert(field.into(), value);
     }
     Value::Object(entry)
 }
@@ -1607,8 +1599,6 @@ struct Planner<'a> {
     by_lang: HashMap<&'a str, Vec<usize>>,
     /// Translation key → language → transcript index.
     groups: HashMap<&'a str, BTreeMap<&'a str, usize>>,
-    /// Precomputed summaries, same order as transcripts.
-    summaries: Vec<Value>,
     /// Per language, the variables every page of that language shares (`site`, `lang`,
     /// `assets`, `account`), computed once and cloned per page.
     shared: HashMap<&'a str, Variables>,
@@ -1620,13 +1610,8 @@ struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    /// A planner for `site`; `summaries` are computed unless given (by a previous build).
-    fn new(
-        site: &'a Site,
-        assets: &'a BTreeMap<String, String>,
-        media: &'a Media,
-        summaries: Option<Vec<Value>>,
-    ) -> Self {
+    /// A planner for `site`.
+    fn new(site: &'a Site, assets: &'a BTreeMap<String, String>, media: &'a Media) -> Self {
         let mut by_lang: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut groups: HashMap<&str, BTreeMap<&str, usize>> = HashMap::new();
         for (i, t) in site.transcripts.iter().enumerate() {
@@ -1647,25 +1632,14 @@ impl<'a> Planner<'a> {
                 (l.code.as_str(), vars)
             })
             .collect();
-        let mut planner = Planner {
+        Planner {
             site,
             media,
             by_lang,
             groups,
-            summaries: Vec::new(),
             shared,
             entries: Vec::new(),
-        };
-        planner.summaries = match summaries {
-            Some(known) if known.len() == site.transcripts.len() => known,
-            _ => site
-                .transcripts
-                .par_iter()
-                .with_max_len(LEAF)
-                .map(|t| planner.summary(t))
-                .collect(),
-        };
-        planner
+        }
     }
 
     fn config(&self) -> &Config {
@@ -1685,38 +1659,41 @@ impl<'a> Planner<'a> {
             Some(only) if self.entries.len() == count => Some(only),
             _ => None,
         };
-        // Each card's render borrows its summary and gives it back, instead of rendering a copy
-        // (0.8 % of a build's instructions were that copy, more with freeing it).
-        let mut summaries = std::mem::take(&mut self.summaries);
+        // Each transcript's summary is made for its card and its listing entry, then freed: a
+        // transcript page makes its own rather than copy a stored one, so the summaries of the
+        // whole site (a sixth of a build's memory) are never all alive at once.
         let this = &*self;
-        let card = |contexts: &mut Contexts, i: usize, summary: &mut Value| {
+        let card = |contexts: &mut Contexts, i: usize| -> (Value, Option<Diagnostic>) {
+            let t = &this.site.transcripts[i];
+            let summary = this.summary(t);
             if !has_card {
-                return Ok(Value::Null);
+                return (entry(summary, Value::Null), None);
             }
-            let lang = this.site.transcripts[i].lang.as_str();
+            let lang = t.lang.as_str();
             let mut vars = Variables::new();
-            vars.insert("t".into(), std::mem::take(summary));
+            vars.insert("t".into(), summary);
             let (html, mut back) = contexts.lend(lang, vars, |context| {
                 renderers[lang].render_string(CARD, context)
             });
-            *summary = back.remove("t").expect("a page's own variables come back");
-            html.map(Value::String)
+            let summary = back.remove("t").expect("a page's own variables come back");
+            match html {
+                Ok(html) => (entry(summary, Value::String(html)), None),
+                Err(d) => (entry(summary, Value::Null), Some(d)),
+            }
         };
         // a card that fails is reported once below; its listings still render
-        let rendered: Vec<(usize, Value, Option<Diagnostic>)> = summaries
-            .par_iter_mut()
-            .enumerate()
+        let rendered: Vec<(usize, Value, Option<Diagnostic>)> = (0..count)
+            .into_par_iter()
             .with_max_len(LEAF)
-            .filter(|(i, _)| wanted.is_none_or(|only| only.contains(i)))
+            .filter(|i| wanted.is_none_or(|only| only.contains(i)))
             .map_init(
                 || Contexts::new(&this.shared),
-                |contexts, (i, summary)| match card(contexts, i, summary) {
-                    Ok(card) => (i, entry(summary, card), None),
-                    Err(d) => (i, entry(summary, Value::Null), Some(d)),
+                |contexts, i| {
+                    let (entry, error) = card(contexts, i);
+                    (i, entry, error)
                 },
             )
             .collect();
-        self.summaries = summaries;
         if self.entries.len() != count {
             self.entries = vec![Value::Null; count];
         }
@@ -1878,7 +1855,13 @@ impl<'a> Planner<'a> {
 
     /// The full summaries of some transcripts, for a feed.
     fn summaries_of(&self, items: &[usize]) -> Value {
-        Value::Array(items.iter().map(|&i| self.summaries[i].clone()).collect())
+        let transcripts = &self.site.transcripts;
+        Value::Array(
+            items
+                .iter()
+                .map(|&i| self.summary(&transcripts[i]))
+                .collect(),
+        )
     }
 
     /// Every page of the site, or with `only`, the pages that show one of those transcripts
@@ -2008,7 +1991,7 @@ impl<'a> Planner<'a> {
                 "transcript.html",
                 Sitemap::Listed(alternates),
                 move |vars| {
-                    let mut full = self.summaries[i].clone();
+                    let mut full = self.summary(t);
                     full["content"] = Value::String(self.site.bodies[i].clone());
                     full["source"] = Value::String(t.source.to_string_lossy().replace('\\', "/"));
                     full["video"] = self.video(t);
