@@ -589,7 +589,7 @@ impl Site {
         // one core while the pages render on the others.
         let site_files = || -> Vec<(String, String)> {
             vec![
-                ("sitemap.xml".into(), planner.sitemap(&plan.sitemap)),
+                ("sitemap.xml".into(), planner.sitemap(&plan.jobs)),
                 (
                     "robots.txt".into(),
                     format!(
@@ -1367,10 +1367,11 @@ fn output_path(url: &str) -> String {
     }
 }
 
-/// A page's own variables, built only when the page is rendered (inside the rayon worker), so
-/// a build holds a few contexts at a time, not one per page. The variables every page of its
+/// A page's own variables, built from its job (URL, language, alternates) only when the page is
+/// rendered (inside the rayon worker), so a build holds a few contexts at a time, not one per
+/// page. The variables every page of its
 /// language shares are not among them: [`Contexts`] holds those.
-type MakeContext<'p> = Box<dyn Fn() -> Variables + Send + Sync + 'p>;
+type MakeContext<'p> = Box<dyn Fn(&Job<'p>) -> Variables + Send + Sync + 'p>;
 
 /// A page's variables, moved into a [`tera::Context`] when complete. Values are built or cloned
 /// straight into this map: `Context::insert` would serialize each one again.
@@ -1420,7 +1421,7 @@ impl<'s> Contexts<'s> {
         job: &Job,
     ) -> Result<Vec<u8>, Diagnostic> {
         let lang = job.lang.as_str();
-        self.with(lang, (job.context)(), |context| {
+        self.with(lang, (job.context)(job), |context| {
             renderers[lang].render(&job.template, context)
         })
     }
@@ -1502,6 +1503,10 @@ struct Job<'p> {
     url: String,
     lang: String,
     template: String,
+    /// Language → URL of this page in each language that has it (this one included).
+    alternates: BTreeMap<String, String>,
+    /// Whether `sitemap.xml` lists the page.
+    listed: bool,
     context: MakeContext<'p>,
     /// Transcripts whose text or summary the page shows: an edit to one of them that moves
     /// nothing (same URL, date, topics, speakers, video) re-renders exactly these pages.
@@ -1518,18 +1523,15 @@ impl Job<'_> {
 /// The page list of a site: what to render, and what the sitemap lists.
 struct Plan<'p> {
     jobs: Vec<Job<'p>>,
-    /// Every listed page URL with its alternates (language → URL).
-    sitemap: Vec<(String, BTreeMap<String, String>)>,
     /// Plan only the pages that show one of these transcripts (a partial update).
     only: Option<BTreeSet<usize>>,
 }
 
 impl<'p> Plan<'p> {
-    /// Drops the plan: tens of thousands of jobs (URL, alternates, context closure) and sitemap
-    /// entries, freed on every core rather than one after another before a build can return.
+    /// Drops the plan: tens of thousands of jobs (URL, alternates, context closure), freed on
+    /// every core rather than one after another before a build can return.
     fn free(self) {
-        let Plan { jobs, sitemap, .. } = self;
-        rayon::join(|| jobs.into_par_iter().for_each(drop), || drop(sitemap));
+        self.jobs.into_par_iter().for_each(drop);
     }
 
     /// Whether a page showing `transcripts` belongs in this plan.
@@ -1546,12 +1548,19 @@ impl<'p> Plan<'p> {
         url: String,
         lang: &str,
         template: &str,
+        alternates: Sitemap,
         context: MakeContext<'p>,
     ) -> &mut Job<'p> {
+        let (alternates, listed) = match alternates {
+            Sitemap::Listed(alternates) => (alternates, true),
+            Sitemap::Unlisted(alternates) => (alternates, false),
+        };
         self.jobs.push(Job {
             url,
             lang: lang.to_string(),
             template: template.to_string(),
+            alternates,
+            listed,
             context,
             shows: Vec::new(),
         });
@@ -1819,21 +1828,13 @@ impl<'a> Planner<'a> {
         alternates: Sitemap,
         extra: impl Fn(&mut Variables) + Send + Sync + 'a,
     ) -> &'b mut Job<'a> {
-        let code = lang.to_string();
-        let page_url = url.clone();
-        let alternates = match alternates {
-            Sitemap::Listed(alternates) => {
-                plan.sitemap.push((url.clone(), alternates.clone()));
-                alternates
-            }
-            Sitemap::Unlisted(alternates) => alternates,
-        };
         plan.page(
             url,
             lang,
             template,
-            Box::new(move || {
-                let mut vars = self.base(&code, &page_url, &alternates);
+            alternates,
+            Box::new(move |job| {
+                let mut vars = self.base(&job.lang, &job.url, &job.alternates);
                 extra(&mut vars);
                 vars
             }),
@@ -1870,7 +1871,6 @@ impl<'a> Planner<'a> {
         let config = self.config();
         let mut plan = Plan {
             jobs: Vec::new(),
-            sitemap: Vec::new(),
             only,
         };
         let default = config.default_language.clone();
@@ -1897,7 +1897,6 @@ impl<'a> Planner<'a> {
             .map(|l| {
                 let mut part = Plan {
                     jobs: Vec::new(),
-                    sitemap: Vec::new(),
                     only: plan.only.clone(),
                 };
                 self.plan_language(&mut part, l, &topic_counts, &speaker_counts);
@@ -1906,7 +1905,6 @@ impl<'a> Planner<'a> {
             .collect();
         for part in languages {
             plan.jobs.extend(part.jobs);
-            plan.sitemap.extend(part.sitemap);
         }
         // site-wide pages in the default language
         let homes: Vec<Value> = config
@@ -2267,11 +2265,15 @@ impl<'a> Planner<'a> {
     }
 
     /// `sitemap.xml` with `xhtml:link` alternates (and `x-default`) for translated pages.
-    fn sitemap(&self, entries: &[(String, BTreeMap<String, String>)]) -> String {
+    fn sitemap(&self, jobs: &[Job]) -> String {
         use std::fmt::Write as _;
         let config = self.config();
         let base = escape_html(&config.base_url);
-        let mut entries: Vec<&(String, BTreeMap<String, String>)> = entries.iter().collect();
+        let mut entries: Vec<(&String, &BTreeMap<String, String>)> = jobs
+            .iter()
+            .filter(|job| job.listed)
+            .map(|job| (&job.url, &job.alternates))
+            .collect();
         entries.sort();
         let mut xml = String::with_capacity(entries.len() * 400);
         xml.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n");
