@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -294,7 +295,7 @@ impl LiveSite {
                 let indices: BTreeSet<usize> = edits.iter().map(|(i, _, _)| *i).collect();
                 for (i, t, html) in edits {
                     self.site.transcripts[i] = t;
-                    self.site.bodies[i] = html;
+                    self.site.bodies[i] = Mutex::new(html);
                 }
                 let pages = self.site.render_pages(
                     &self.options.out_dir(),
@@ -408,8 +409,12 @@ pub struct Site {
     pub topics: Topics,
     /// Published transcripts, newest first.
     pub transcripts: Vec<Transcript>,
-    /// Rendered bodies, same order as `transcripts`.
-    bodies: Vec<String>,
+    /// Rendered bodies, same order as `transcripts`. A transcript's page takes its body when it
+    /// renders, rather than copy it: each page renders once per build, and a [`LiveSite`]
+    /// update puts an edited transcript's new body here before it renders that page again (the
+    /// only page that shows it). A served site then keeps no bodies, which a build with search
+    /// indexes beside.
+    bodies: Vec<Mutex<String>>,
     /// Every URL the site has, for link checks.
     known: BTreeSet<String>,
     /// Each video's preview, looked up once: the markdown's timecodes link to the player only
@@ -515,7 +520,7 @@ impl Site {
                     theme,
                     topics,
                     transcripts,
-                    bodies: bodies.into_iter().map(|b| b.html).collect(),
+                    bodies: bodies.into_iter().map(|b| Mutex::new(b.html)).collect(),
                     known,
                     previews,
                     root,
@@ -563,15 +568,11 @@ impl Site {
         }
     }
 
-    /// Renders every page and feed, computes assets, media copies and the video catalog.
-    /// With `out`, each file is written there as soon as it is rendered and media are copied;
-    /// without, nothing is written (`check`). Either way no more than a few pages are in
-    /// memory at once.
-    pub fn render(&self, out: Option<&Path>, progress: bool) -> Result<Output, BuildErrors> {
-        self.render_with(out, progress).map(|(output, _)| output)
-    }
-
-    /// [`Self::render`], also returning what a partial update can reuse.
+    /// Renders every page and feed, computes assets, media copies and the video catalog, and
+    /// returns what a partial update can reuse. With `out`, each file is written there as soon
+    /// as it is rendered and media are copied; without, nothing is written (`check`). Either
+    /// way no more than a few pages are in memory at once. Once per loaded site: transcript
+    /// pages take their bodies ([`Site`]).
     fn render_with(
         &self,
         out: Option<&Path>,
@@ -1990,7 +1991,10 @@ impl<'a> Planner<'a> {
                 Sitemap::Listed(alternates),
                 move |vars| {
                     let mut full = self.summary(t);
-                    full["content"] = Value::String(self.site.bodies[i].clone());
+                    let mut body = self.site.bodies[i]
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    full["content"] = Value::String(std::mem::take(&mut *body));
                     full["source"] = Value::String(t.source.to_string_lossy().replace('\\', "/"));
                     full["video"] = self.video(t);
                     vars.insert("transcript".into(), full);

@@ -592,6 +592,19 @@ fn live_site_updates_only_the_pages_an_edit_touches() {
         "a page that doesn't show the transcript is not rewritten"
     );
 
+    // a page takes its body when it renders: the next edit renders the page with its new body
+    std::fs::write(
+        &source,
+        edited.replace("Good morning, everyone.", "Good morning, all."),
+    )
+    .unwrap();
+    assert!(matches!(
+        live.update(std::slice::from_ref(&source)).unwrap(),
+        Update::Pages { .. }
+    ));
+    let html = read(root, page);
+    assert!(html.contains("Good morning, all."), "{html}");
+
     // a link to a page that doesn't exist: an error naming the line, nothing written
     std::fs::write(&source, format!("{edited}\nSee [this](/en/nowhere/).\n")).unwrap();
     let err = live
