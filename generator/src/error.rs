@@ -135,15 +135,36 @@ impl fmt::Display for BuildErrors {
 
 /// 1-based line and column (in characters) of a byte offset in `source`.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(source.len());
-    while !source.is_char_boundary(offset) {
-        offset -= 1;
+    Lines::new(source).line_col(offset)
+}
+
+/// Where the lines of a text start, found once, for the [`line_col`] of many offsets in it.
+pub struct Lines<'s> {
+    source: &'s str,
+    /// Byte offset of each line's first byte: 0, then one past each `\n`.
+    starts: Vec<usize>,
+}
+
+impl<'s> Lines<'s> {
+    pub fn new(source: &'s str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { source, starts }
     }
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = source[line_start..offset].chars().count() + 1;
-    (line, column)
+
+    /// 1-based line and column (in characters) of a byte offset; one inside a character counts
+    /// as that character's, one past the end as the end.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.source.len());
+        while !self.source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        // the lines starting at or before the offset: at least the first
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let start = self.starts[line - 1];
+        (line, self.source[start..offset].chars().count() + 1)
+    }
 }
 
 /// The closest candidate to `word`, when one is close enough to be a likely typo.
@@ -169,6 +190,27 @@ mod tests {
         assert_eq!(line_col(src, 0), (1, 1));
         assert_eq!(line_col(src, 2), (2, 1));
         assert_eq!(line_col(src, src.find('x').unwrap()), (2, 5));
+    }
+
+    #[test]
+    fn one_index_of_lines_answers_for_every_offset() {
+        let src = "+++\ntitle = \"é\"\n+++\n\nA [link](/en/x/).\n\n\nLast, «à»";
+        let lines = Lines::new(src);
+        // 14 is inside `é`: it counts as the `é`
+        for (offset, expected) in [
+            (0, (1, 1)),
+            (3, (1, 4)),
+            (4, (2, 1)),
+            (14, (2, 10)),
+            (15, (2, 11)),
+            (21, (4, 1)),
+            (24, (5, 3)),
+            (44, (8, 3)),
+            (src.len(), (8, 10)),
+            (src.len() + 5, (8, 10)),
+        ] {
+            assert_eq!(lines.line_col(offset), expected, "offset {offset}");
+        }
     }
 
     #[test]

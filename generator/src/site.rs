@@ -2,12 +2,13 @@
 //!
 //! Loading parses the configuration, the theme and every transcript (in parallel) and collects
 //! every problem; rendering turns markdown into HTML once per transcript, renders the listing
-//! card of each transcript once for every listing, plans every page (URL, template, and a closure that builds its
-//! context) and renders the pages in parallel with rayon, each worker building one context,
-//! rendering it and writing the file at once, so memory holds a few pages, not the site. Writing
-//! goes to a temporary folder beside the output, swapped in only when all went well, so a failed
-//! build leaves the previous site untouched.
+//! card of each transcript once for every listing, plans every page (URL, template, and a
+//! closure that builds its context) and renders the pages in parallel with rayon, each worker
+//! building one context, rendering it and writing the file at once, so memory holds a few
+//! pages, not the site. Writing goes to a temporary folder beside the output, swapped in only
+//! when all went well, so a failed build leaves the previous site untouched.
 
+use std::cell::LazyCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use walkdir::WalkDir;
 
 use crate::config::Config;
 use crate::content::{self, Topics, Transcript, TOPICS_FILE};
-use crate::error::{did_you_mean, line_col, BuildErrors, Diagnostic};
+use crate::error::{did_you_mean, BuildErrors, Diagnostic, Lines};
 use crate::markdown::{self, format_timecode};
 use crate::templates::{escape_html, Renderer, Theme};
 
@@ -381,13 +382,15 @@ impl LiveSite {
                 return Ok(None);
             }
             // same video as before (`place`), so its preview is known
-            let player = has_player(&self.site.previews, &new);
             let source = new.take_source();
-            let rendered = markdown::render_with(
-                &source[new.body_offset..],
-                &labels(Some(&self.site.theme), &new.lang, player),
+            let site = &self.site;
+            let body = Body::render(
+                &site.config,
+                Some(&site.theme),
+                &site.previews,
+                &new,
+                &source,
             );
-            let body = Body::new(&self.site.config, &source, &new, rendered);
             errors.extend(body_errors(&self.site.known, &new, &body));
             edits.push((i, new, body.html));
         }
@@ -499,12 +502,7 @@ impl Site {
                     .into_par_iter()
                     .zip(&transcripts)
                     .with_max_len(LEAF)
-                    .map(|(text, t)| {
-                        let player = has_player(&previews, t);
-                        let labels = labels(theme.as_ref(), &t.lang, player);
-                        let body = &text[t.body_offset..];
-                        Body::new(&config, &text, t, markdown::render_with(body, &labels))
-                    })
+                    .map(|(text, t)| Body::render(&config, theme.as_ref(), &previews, t, &text))
                     .collect::<Vec<_>>()
             },
         );
@@ -1225,9 +1223,21 @@ struct Body {
 }
 
 impl Body {
-    /// `rendered` is the body of `t`, whose file's whole text is `text`.
-    fn new(config: &Config, text: &str, t: &Transcript, rendered: markdown::Rendered) -> Self {
-        let at = |offset: usize| line_col(text, t.body_offset + offset);
+    /// Renders the body of `t`, whose file's whole text is `text` (the body is at
+    /// `t.body_offset`), with its language's labels and, if its video has a preview, timecodes
+    /// that seek the page's player.
+    fn render(
+        config: &Config,
+        theme: Option<&Theme>,
+        previews: &Previews,
+        t: &Transcript,
+        text: &str,
+    ) -> Self {
+        let labels = labels(theme, &t.lang, has_player(previews, t));
+        let rendered = markdown::render_with(&text[t.body_offset..], &labels);
+        // the file's lines are found only if something in it needs a position, then once
+        let lines = LazyCell::new(|| Lines::new(text));
+        let at = |offset: usize| lines.line_col(t.body_offset + offset);
         Body {
             internal_links: rendered
                 .links
@@ -1370,8 +1380,8 @@ fn output_path(url: &str) -> String {
 
 /// A page's own variables, built from its job (URL, language, alternates) only when the page is
 /// rendered (inside the rayon worker), so a build holds a few contexts at a time, not one per
-/// page. The variables every page of its
-/// language shares are not among them: [`Contexts`] holds those.
+/// page. The variables every page of its language shares are not among them: [`Contexts`]
+/// holds those.
 type MakeContext<'p> = Box<dyn Fn(&Job<'p>) -> Variables + Send + Sync + 'p>;
 
 /// A page's variables, moved into a [`tera::Context`] when complete. Values are built or cloned
