@@ -209,11 +209,6 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    /// The markdown body; empty once [`Transcript::take_source`] has run.
-    pub fn body(&self) -> &str {
-        &self.text[self.body_offset..]
-    }
-
     /// Takes the file's whole text out, leaving a copy of its front matter, which later
     /// diagnostics point into: the site renders the body from the text it gets and frees it
     /// right after, so the markdown of a whole site is never in memory beside its HTML.
@@ -653,7 +648,7 @@ mod tests {
         assert_eq!(t.delivery, Some(Delivery::AsDelivered));
         assert_eq!(t.speakers[0].key, "jens-stoltenberg");
         assert_eq!(t.translation_key, "2018/x.md");
-        assert_eq!(t.body(), "Good morning.\n");
+        assert_eq!(&t.text[t.body_offset..], "Good morning.\n");
         let v = t.video.unwrap();
         assert_eq!(v.duration, 1500);
         assert_eq!(v.parts[1].end, Some(581));
@@ -666,7 +661,7 @@ mod tests {
         let before = t.field_diagnostic(&["[video]"], "x").to_string();
         let source = t.take_source();
         assert_eq!(source, VALID, "the whole file is handed over");
-        assert_eq!(t.body(), "");
+        assert_eq!(&t.text[t.body_offset..], "", "no body is left");
         assert!(
             t.text.capacity() < VALID.len(),
             "the body's bytes are not kept"
