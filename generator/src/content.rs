@@ -409,16 +409,24 @@ pub fn parse_transcript(
         }
     };
 
-    let mut speakers = Vec::new();
+    let mut speakers: Vec<Speaker> = Vec::new();
     for s in &front.speakers {
         let span = s.span();
         let s = s.get_ref();
         let key = s.key.clone().unwrap_or_else(|| slugify(&s.name));
         if key.is_empty() || slugify(&key) != key {
             errors.push(
-                at(span, format!("speaker key `{key}` is not URL-safe"))
+                at(span.clone(), format!("speaker key `{key}` is not URL-safe"))
                     .with_hint(format!("use key = \"{}\"", slugify(&key))),
             );
+        }
+        // listed twice, they would show twice on the page and on their speaker page
+        if speakers.iter().any(|other| other.key == key) {
+            errors.push(
+                at(span, format!("speaker `{key}` is listed twice"))
+                    .with_hint("list each speaker once, with one role"),
+            );
+            continue;
         }
         speakers.push(Speaker {
             key,
@@ -427,8 +435,16 @@ pub fn parse_transcript(
         });
     }
 
-    for t in &front.topics {
-        if !topics.contains(t.get_ref()) {
+    for (n, t) in front.topics.iter().enumerate() {
+        if front.topics[..n]
+            .iter()
+            .any(|other| other.get_ref() == t.get_ref())
+        {
+            errors.push(
+                at(t.span(), format!("topic `{}` is listed twice", t.get_ref()))
+                    .with_hint("list each topic once"),
+            );
+        } else if !topics.contains(t.get_ref()) {
             let mut d = at(t.span(), format!("unknown topic `{}`", t.get_ref()));
             d = d.with_hint(match did_you_mean(t.get_ref(), topics.keys()) {
                 Some(s) => format!("did you mean `{s}`? (topics are defined in {TOPICS_FILE})"),
@@ -753,6 +769,25 @@ mod tests {
         let s = e[0].to_string();
         assert!(s.contains(":6:11: unknown topic `rusia`"), "{s}");
         assert!(s.contains("did you mean `russia`?"), "{s}");
+    }
+
+    #[test]
+    fn a_speaker_or_topic_listed_twice_is_an_error_at_the_second() {
+        let e = parse(&VALID.replace("\"russia\"]", "\"russia\", \"russia\"]")).unwrap_err();
+        let s = e[0].to_string();
+        assert!(s.contains(":6:21: topic `russia` is listed twice"), "{s}");
+        assert!(s.contains("list each topic once"), "{s}");
+        let twice = VALID.replace(
+            "speakers = [{ name = \"Jens Stoltenberg\", role = \"Secretary General\" }]",
+            "speakers = [{ name = \"Jens Stoltenberg\", role = \"Secretary General\" }, { key = \"jens-stoltenberg\", name = \"J. Stoltenberg\", role = \"SG\" }]",
+        );
+        let e = parse(&twice).unwrap_err();
+        let s = e[0].to_string();
+        assert!(
+            s.contains(":7:72: speaker `jens-stoltenberg` is listed twice"),
+            "{s}"
+        );
+        assert!(s.contains("list each speaker once"), "{s}");
     }
 
     #[test]
