@@ -115,11 +115,15 @@ pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
     let events: Vec<Event> = events.into_iter().map(|(e, _)| e).collect();
     let (events, notes) = extract_footnotes(events, &aria_label(labels.back));
     let events = heading_ids(events);
-    let events = turns_and_timecodes(events, !labels.no_player, labels.questions);
-    let events = match labels.typography {
+    let spaced = |events| match labels.typography {
         Some(t) if !t.is_empty() => space_marks(events, t),
         _ => events,
     };
+    let events = spaced(turns_and_timecodes(
+        events,
+        !labels.no_player,
+        labels.questions,
+    ));
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     if !notes.is_empty() {
@@ -128,7 +132,7 @@ pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
             aria_label(labels.notes)
         ));
         for note in notes {
-            pulldown_cmark::html::push_html(&mut html, note.into_iter());
+            pulldown_cmark::html::push_html(&mut html, spaced(note).into_iter());
         }
         html.push_str("</ol>\n</section>\n");
     }
@@ -786,6 +790,14 @@ mod tests {
         );
         assert!(html.contains("<code>a ?</code>"), "{html}");
         assert!(html.contains("<pre><code>b ?\n</code></pre>"), "{html}");
+        // the notes too, code in them aside
+        let src = "Voir[^1].\n\n[^1]: Et \"demain\" ? Voir `c ?`\n";
+        let html = render_with(src, &labels).html;
+        let notes = &html[html.find("<section class=\"footnotes\"").expect(&html)..];
+        assert!(
+            notes.contains("Et «\u{202f}demain\u{202f}»\u{202f}? Voir <code>c ?</code>"),
+            "{notes}"
+        );
     }
 
     #[test]
