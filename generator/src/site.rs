@@ -439,7 +439,7 @@ struct Prepared {
     /// Video id → (poster URL, preview URL and MIME type).
     media: Media,
     /// One listing entry per transcript, its card included (see `Planner::entries`).
-    entries: Vec<Value>,
+    entries: Vec<Mutex<Value>>,
 }
 
 /// What a render produced (the files themselves are on disk, or nowhere for `check`).
@@ -622,7 +622,7 @@ impl Site {
                     || Contexts::new(&planner.shared),
                     |contexts, (job, path)| {
                         let result = contexts
-                            .render(&renderers, job)
+                            .render(&renderers, job, &planner.entries)
                             .and_then(|html| write(path, &html));
                         if let Some(bar) = &bar {
                             bar.inc(1);
@@ -713,7 +713,7 @@ impl Site {
                     || Contexts::new(&planner.shared),
                     |contexts, job| {
                         let path = out.join(output_path(&job.url));
-                        let html = match contexts.render(&renderers, job) {
+                        let html = match contexts.render(&renderers, job, &planner.entries) {
                             Ok(html) => html,
                             Err(d) => return Some(d),
                         };
@@ -1425,16 +1425,38 @@ impl<'s> Contexts<'s> {
         }
     }
 
-    /// Renders `job` with its language's renderer.
+    /// Renders `job` with its language's renderer. A listing's `entries` are lent to it, not
+    /// copied (cloning the entries, cards included, into each of 20,000 listing pages was 4 % of
+    /// a build): each is taken from its slot and put back after the render, its lock held
+    /// meanwhile. A worker that needs an entry another one holds waits for that page to render;
+    /// as every listing locks its entries in site order, no two workers ever wait for each
+    /// other.
     fn render(
         &mut self,
         renderers: &HashMap<&str, Renderer>,
         job: &Job,
+        entries: &[Mutex<Value>],
     ) -> Result<Vec<u8>, Diagnostic> {
         let lang = job.lang.as_str();
-        self.with(lang, (job.context)(job), |context| {
-            renderers[lang].render(&job.template, context)
-        })
+        let render = |context: &tera::Context| renderers[lang].render(&job.template, context);
+        let mut vars = (job.context)(job);
+        if !job.lists {
+            return self.with(lang, vars, render);
+        }
+        let mut slots: Vec<_> = job
+            .shows
+            .iter()
+            .map(|&i| entries[i].lock().unwrap_or_else(PoisonError::into_inner))
+            .collect();
+        let lent = slots.iter_mut().map(|slot| slot.take()).collect();
+        vars.insert("transcripts".into(), Value::Array(lent));
+        let (result, mut back) = self.lend(lang, vars, render);
+        if let Some(Value::Array(lent)) = back.remove("transcripts") {
+            for (slot, entry) in slots.iter_mut().zip(lent) {
+                **slot = entry;
+            }
+        }
+        result
     }
 
     /// Calls `use_context` with the context of a `lang` page whose own variables are `vars`;
@@ -1522,12 +1544,26 @@ struct Job<'p> {
     /// Transcripts whose text or summary the page shows: an edit to one of them that moves
     /// nothing (same URL, date, topics, speakers, video) re-renders exactly these pages.
     shows: Vec<usize>,
+    /// Whether the page is a listing: its `transcripts` variable is the listing entries of
+    /// `shows`, in that order.
+    lists: bool,
 }
 
 impl Job<'_> {
     /// Records the transcripts this page shows.
     fn shows(&mut self, transcripts: &[usize]) {
         self.shows = transcripts.to_vec();
+    }
+
+    /// Makes this a listing of `transcripts`, which are in site order (newest first, as
+    /// [`Site::transcripts`]): their entries are locked in that order ([`Contexts::render`]).
+    fn lists(&mut self, transcripts: &[usize]) {
+        assert!(
+            transcripts.is_sorted_by(|a, b| a < b),
+            "a listing is in site order"
+        );
+        self.shows(transcripts);
+        self.lists = true;
     }
 }
 
@@ -1574,6 +1610,7 @@ impl<'p> Plan<'p> {
             listed,
             context,
             shows: Vec::new(),
+            lists: false,
         });
         self.jobs.last_mut().expect("just pushed")
     }
@@ -1626,7 +1663,8 @@ struct Planner<'a> {
     /// null when the theme has no such partial) and the few fields a listing needs beside it.
     /// Built once: listing pages visit summaries in no particular order, and looking the fields
     /// up there for every entry of every listing page cost 3 % of a build in cache misses.
-    entries: Vec<Value>,
+    /// Each is lent to the listing pages that show it, one page at a time ([`Contexts::render`]).
+    entries: Vec<Mutex<Value>>,
 }
 
 impl<'a> Planner<'a> {
@@ -1715,11 +1753,13 @@ impl<'a> Planner<'a> {
             )
             .collect();
         if self.entries.len() != count {
-            self.entries = vec![Value::Null; count];
+            self.entries = (0..count).map(|_| Mutex::new(Value::Null)).collect();
         }
         let mut errors = Vec::new();
         for (i, entry, error) in rendered {
-            self.entries[i] = entry;
+            *self.entries[i]
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner) = entry;
             errors.extend(error);
         }
         // one template error, once (every card fails the same way)
@@ -1860,11 +1900,6 @@ impl<'a> Planner<'a> {
             .collect()
     }
 
-    /// The entries of a listing page (see [`entry`]).
-    fn listing(&self, items: &[usize]) -> Value {
-        Value::Array(items.iter().map(|&i| self.entries[i].clone()).collect())
-    }
-
     /// The full summaries of some transcripts, for a feed.
     fn summaries_of(&self, items: &[usize]) -> Value {
         let transcripts = &self.site.transcripts;
@@ -1976,11 +2011,10 @@ impl<'a> Planner<'a> {
                 "index.html",
                 Sitemap::Listed(alternates),
                 move |vars| {
-                    vars.insert("transcripts".into(), self.listing(items));
                     vars.insert("paginator".into(), self.paginator(&home, n + 1, total));
                 },
             )
-            .shows(items);
+            .lists(items);
         }
 
         // transcripts
@@ -2153,7 +2187,7 @@ impl<'a> Planner<'a> {
                 }
                 let alternates =
                     self.paginated_alternates(&format!("{section}/{key}/"), n + 1, count);
-                let (base, value, shows) = (base.clone(), value.clone(), list.clone());
+                let (base, value) = (base.clone(), value.clone());
                 let variable = kind.variable;
                 self.page(
                     plan,
@@ -2163,11 +2197,10 @@ impl<'a> Planner<'a> {
                     Sitemap::Listed(alternates),
                     move |vars| {
                         vars.insert(variable.into(), value.clone());
-                        vars.insert("transcripts".into(), self.listing(&list));
                         vars.insert("paginator".into(), self.paginator(&base, n + 1, total));
                     },
                 )
-                .shows(&shows);
+                .lists(&list);
             }
         }
     }
