@@ -63,6 +63,9 @@ pub enum BenchError {
         "bench: --against needs --runs N, the number of builds of each binary (10 is a good start)"
     )]
     AgainstWithoutRuns,
+    /// `--over-previous` without `--runs`.
+    #[error("bench: --over-previous needs --runs N, the number of builds to time")]
+    OverPreviousWithoutRuns,
     /// The binary to compare with is not there.
     #[error(
         "bench: no binary at {0} to compare with (--against takes the path of another `pressroom`)"
@@ -640,6 +643,10 @@ pub struct BenchArgs {
     /// print this binary's figures as ratios of the other's, paired run by run.
     #[arg(long, value_name = "BINARY")]
     pub against: Option<PathBuf>,
+    /// With --runs: each build writes over the site of the build before it (which its swap then
+    /// deletes), as an author's rebuild does; default: into a fresh folder, as a first build.
+    #[arg(long)]
+    pub over_previous: bool,
 }
 
 /// One timed build.
@@ -703,6 +710,8 @@ pub struct Usage {
 pub struct Runs {
     /// Pages of each build (the corpus without search, as every run builds it).
     pub pages: usize,
+    /// Whether each build wrote over the previous one's site rather than into a fresh folder.
+    pub over_previous: bool,
     pub this: Vec<ProcessRun>,
     pub against: Option<(PathBuf, Vec<ProcessRun>)>,
 }
@@ -791,10 +800,15 @@ impl std::fmt::Display for Runs {
                 format!(", alternating (ABBA) with {}", other.display()),
             ),
         };
+        let into = if self.over_previous {
+            "over the site of the build before"
+        } else {
+            "into a fresh folder"
+        };
         writeln!(
             f,
             "\n`pressroom build` of the corpus without search ({} pages), {} runs{each}, each its \
-             own process{alternating}:",
+             own process {into}{alternating}:",
             self.pages,
             self.this.len()
         )?;
@@ -884,6 +898,9 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     // before a corpus is written: a mistyped path should not cost minutes
     match &args.against {
         Some(_) if args.runs == 0 => return Err(BenchError::AgainstWithoutRuns),
+        _ if args.over_previous && args.runs == 0 => {
+            return Err(BenchError::OverPreviousWithoutRuns)
+        }
         Some(other) if !other.is_file() => return Err(BenchError::NoBinary(other.clone())),
         _ => {}
     }
@@ -934,13 +951,19 @@ fn measure(args: &BenchArgs, root: &Path) -> Result<BenchReport, BenchError> {
 
 /// `--runs`: `pressroom build` of the corpus as a process, `args.runs` times, alternating with
 /// `args.against` when given (ABBA: other, this, then this, other, …). Every run writes into a
-/// fresh folder, as a first build does.
+/// fresh folder, as a first build does, or with `--over-previous` over the site of the run
+/// before (an untimed first build makes the first one), as a rebuild does.
 fn time_processes(args: &BenchArgs, root: &Path, pages: usize) -> Result<Runs, BenchError> {
     let this = std::env::current_exe().map_err(|source| BenchError::Run {
         binary: "pressroom".into(),
         source,
     })?;
     let out = root.join("bench-runs");
+    let fresh = !args.over_previous;
+    if args.over_previous {
+        eprintln!("bench: `pressroom build` as a process, the site the first run writes over …");
+        build_process(&this, root, &out, true)?;
+    }
     let mut mine = Vec::with_capacity(args.runs);
     let mut theirs = Vec::with_capacity(args.runs);
     for i in 0..args.runs {
@@ -950,30 +973,36 @@ fn time_processes(args: &BenchArgs, root: &Path, pages: usize) -> Result<Runs, B
             args.runs
         );
         match &args.against {
-            None => mine.push(build_process(&this, root, &out)?),
+            None => mine.push(build_process(&this, root, &out, fresh)?),
             Some(other) if i % 2 == 0 => {
-                theirs.push(build_process(other, root, &out)?);
-                mine.push(build_process(&this, root, &out)?);
+                theirs.push(build_process(other, root, &out, fresh)?);
+                mine.push(build_process(&this, root, &out, fresh)?);
             }
             Some(other) => {
-                mine.push(build_process(&this, root, &out)?);
-                theirs.push(build_process(other, root, &out)?);
+                mine.push(build_process(&this, root, &out, fresh)?);
+                theirs.push(build_process(other, root, &out, fresh)?);
             }
         }
     }
     std::fs::remove_dir_all(&out).map_err(io_error(&out))?;
     Ok(Runs {
         pages,
+        over_previous: args.over_previous,
         this: mine,
         against: args.against.clone().map(|other| (other, theirs)),
     })
 }
 
-/// Runs `binary build --root root --out out` after removing `out`, and times it.
-fn build_process(binary: &Path, root: &Path, out: &Path) -> Result<ProcessRun, BenchError> {
+/// Runs `binary build --root root --out out`, after removing `out` when `fresh`, and times it.
+fn build_process(
+    binary: &Path,
+    root: &Path,
+    out: &Path,
+    fresh: bool,
+) -> Result<ProcessRun, BenchError> {
     use std::io::Read as _;
     use std::process::{Command, Stdio};
-    if out.exists() {
+    if fresh && out.exists() {
         std::fs::remove_dir_all(out).map_err(io_error(out))?;
     }
     let run_error = |source| BenchError::Run {
@@ -1284,6 +1313,7 @@ mod tests {
         };
         let runs = Runs {
             pages: 1000,
+            over_previous: false,
             this: vec![
                 run(900, 1000, 500, 500),
                 run(1000, 1200, 400, 510),
@@ -1299,7 +1329,10 @@ mod tests {
             )),
         };
         let table = runs.to_string();
-        assert!(table.contains("3 runs of each binary"), "{table}");
+        assert!(
+            table.contains("3 runs of each binary, each its own process into a fresh folder, "),
+            "{table}"
+        );
         assert!(
             table.contains(&format!(
                 "{:<34} {:>22} {:>9} {:>9} {:>9} {:>10}",
@@ -1318,6 +1351,7 @@ mod tests {
         );
         let alone = Runs {
             pages: 3000,
+            over_previous: true,
             this: vec![ProcessRun {
                 wall: Duration::from_millis(1500),
                 usage: None,
@@ -1326,7 +1360,10 @@ mod tests {
         };
         let table = alone.to_string();
         assert!(
-            table.contains("without search (3000 pages), 1 runs, each its own process"),
+            table.contains(
+                "without search (3000 pages), 1 runs, each its own process over the site of \
+                 the build before:"
+            ),
             "{table}"
         );
         assert!(table.contains(" 1.50 (1.50–1.50)      2000 "), "{table}");

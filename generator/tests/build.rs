@@ -479,6 +479,12 @@ fn bench_runs_time_build_processes_and_pair_them() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+    let refused = bench(&["--over-previous"]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--over-previous needs --runs N"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     let refused = bench(&["--runs", "2", "--against", "no/such/pressroom"]);
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("no binary at no/such/pressroom"),
@@ -494,7 +500,10 @@ fn bench_runs_time_build_processes_and_pair_them() {
     let stderr = String::from_utf8_lossy(&ran.stderr);
     assert!(ran.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&ran.stdout);
-    assert!(stdout.contains("pages), 2 runs of each binary"), "{stdout}");
+    assert!(
+        stdout.contains("pages), 2 runs of each binary, each its own process into a fresh folder"),
+        "{stdout}"
+    );
     assert_eq!(stderr.matches("as a process, run").count(), 2, "{stderr}");
     let row = stdout
         .lines()
@@ -516,6 +525,22 @@ fn bench_runs_time_build_processes_and_pair_them() {
         "the runs' output is removed"
     );
     assert!(corpus.join("public/index.html").is_file());
+
+    // a rebuild: each run writes over the site the run before left, the first over an untimed one
+    let ran = bench(&["--runs", "1", "--over-previous"]);
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the site the first run writes over"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("as a process, run").count(), 1, "{stderr}");
+    let stdout = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        stdout.contains("pages), 1 runs, each its own process over the site of the build before:"),
+        "{stdout}"
+    );
+    assert!(!corpus.join("bench-runs").exists(), "{stdout}");
 }
 
 #[test]
