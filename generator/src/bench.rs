@@ -960,7 +960,7 @@ fn time_processes(args: &BenchArgs, root: &Path, pages: usize) -> Result<Runs, B
     })?;
     let out = root.join("bench-runs");
     let fresh = !args.over_previous;
-    if args.over_previous {
+    if !fresh {
         eprintln!("bench: `pressroom build` as a process, the site the first run writes over …");
         build_process(&this, root, &out, true)?;
     }
