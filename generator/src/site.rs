@@ -2556,10 +2556,13 @@ mod tests {
 
     #[test]
     fn alternates_are_kept_in_code_order_whatever_order_they_come_in() {
-        let alternates: Alternates = [("fr", "/fr/x/"), ("de", "/de/x/"), ("en", "/en/x/")]
-            .into_iter()
-            .map(|(c, u)| (c.to_string(), u.to_string()))
-            .collect();
+        let collect = |pairs: [(&str, &str); 3]| -> Alternates {
+            pairs
+                .into_iter()
+                .map(|(c, u)| (c.to_string(), u.to_string()))
+                .collect()
+        };
+        let alternates = collect([("fr", "/fr/x/"), ("de", "/de/x/"), ("en", "/en/x/")]);
         assert_eq!(alternates.len(), 3);
         assert_eq!(
             alternates.first().unwrap(),
@@ -2568,10 +2571,7 @@ mod tests {
         );
         assert_eq!(alternates.get("fr").unwrap(), "/fr/x/");
         assert_eq!(alternates.get("it"), None);
-        let other: Alternates = [("en", "/en/x/"), ("de", "/de/x/"), ("fr", "/fr/x/")]
-            .into_iter()
-            .map(|(c, u)| (c.to_string(), u.to_string()))
-            .collect();
+        let other = collect([("en", "/en/x/"), ("de", "/de/x/"), ("fr", "/fr/x/")]);
         assert_eq!(alternates, other);
     }
 
