@@ -146,17 +146,19 @@ fn build_site(
     keep: Keep,
 ) -> Result<(Option<(Site, Prepared)>, BuildReport), BuildErrors> {
     let started = Instant::now();
+    let out_dir = options.out_dir();
+    let target =
+        replaceable_output(&options.root, &out_dir).map_err(|d| BuildErrors::new(vec![d]))?;
     let (site, errors) = Site::load_partial(options)?;
     let mut phases = Phases {
         load: started.elapsed(),
         ..Phases::default()
     };
-    let out_dir = options.out_dir();
     let search_on = site.config.search && !site.transcripts.is_empty();
     let languages = site.config.languages.len();
     let transcripts = site.transcripts.len();
     let mut kept = None;
-    let (output, search) = write_atomically(&out_dir, |tmp| {
+    let (output, search) = write_atomically(&target, |tmp| {
         let rendering = Instant::now();
         let (output, prepared) = site
             .render_reporting(errors, Some(tmp), options.progress)
@@ -2438,6 +2440,77 @@ pub fn page_url(base: &str, n: usize) -> String {
     }
 }
 
+/// The folder every build writes its own files to. A folder holding it was made by a build, so
+/// a build may replace it; any other non-empty folder is refused.
+const BUILT_MARK: &str = "_pressroom";
+
+/// `out` as an absolute path a build may swap its site in for, or why not. The swap deletes
+/// what was at `out`, so it must be nothing, an empty folder or a site an earlier build made;
+/// and it must not be the site's root, hold it, or sit in its content or themes.
+fn replaceable_output(root: &Path, out: &Path) -> Result<PathBuf, Diagnostic> {
+    let resolved = resolve(out).map_err(|e| Diagnostic::io(out, "find the output folder", &e))?;
+    let root = resolve(root).map_err(|e| Diagnostic::io(root, "find the site", &e))?;
+    let refuse = |why: String| {
+        Diagnostic::file(out, format!("will not build here: {why}")).with_hint(
+            "give --out a new or empty folder, or one an earlier `pressroom build` wrote; \
+             the build replaces the whole folder",
+        )
+    };
+    if root.starts_with(&resolved) {
+        return Err(refuse("this folder holds the site's sources".into()));
+    }
+    for source in ["content", "themes"] {
+        if resolved.starts_with(root.join(source)) {
+            return Err(refuse(format!(
+                "this folder is inside the site's `{source}/`"
+            )));
+        }
+    }
+    match std::fs::symlink_metadata(&resolved) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(resolved),
+        Err(e) => Err(Diagnostic::io(out, "read the output folder", &e)),
+        Ok(meta) if !meta.is_dir() => Err(refuse("this is a file, not a folder".into())),
+        Ok(_) => {
+            let built = resolved.join(BUILT_MARK).is_dir();
+            let empty = std::fs::read_dir(&resolved)
+                .map_err(|e| Diagnostic::io(out, "read the output folder", &e))?
+                .next()
+                .is_none();
+            if built || empty {
+                Ok(resolved)
+            } else {
+                Err(refuse(format!(
+                    "this folder is not a site pressroom built (it has no `{BUILT_MARK}/`) \
+                     and the build would delete what it holds"
+                )))
+            }
+        }
+    }
+}
+
+/// `path` made absolute with every link resolved, also when its last parts do not exist yet.
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match existing.canonicalize() {
+            Ok(mut resolved) => {
+                resolved.extend(rest.iter().rev());
+                return Ok(resolved);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else {
+                    return Err(e);
+                };
+                rest.push(name);
+                existing = parent;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Runs `fill` on a fresh folder beside `out`, then swaps it in for `out`. On failure the
 /// folder is removed and `out` is left as it was. A build stopped midway (Ctrl-C, a crash)
 /// leaves its folder behind; the next build removes it.
@@ -2805,6 +2878,29 @@ mod tests {
         assert_eq!(internal_path(&c, "/en/x/#t=3"), Some("/en/x/"));
         assert_eq!(internal_path(&c, "https://nato.int/en/"), None);
         assert_eq!(internal_path(&c, "/api/login"), None);
+    }
+
+    #[test]
+    fn what_a_build_writes_carries_its_mark() {
+        let catalog = Path::new(functions::contract::catalog::SITE_PATH);
+        assert!(catalog.starts_with(BUILT_MARK), "{}", catalog.display());
+    }
+
+    #[test]
+    fn resolve_makes_paths_absolute_through_links_and_missing_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        assert_eq!(resolve(&real.join("a/b")).unwrap(), real.join("a/b"));
+        std::fs::create_dir(real.join("site")).unwrap();
+        assert_eq!(resolve(&real.join("site/../x")).unwrap(), real.join("x"));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(real.join("site"), real.join("link")).unwrap();
+            assert_eq!(
+                resolve(&real.join("link/public")).unwrap(),
+                real.join("site/public")
+            );
+        }
     }
 
     #[test]

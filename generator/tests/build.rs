@@ -350,6 +350,57 @@ fn failed_build_leaves_previous_output_untouched() {
 }
 
 #[test]
+fn a_build_never_replaces_a_folder_it_did_not_make() {
+    let dir = site(None);
+    let root = dir.path();
+    let documents = tempfile::tempdir().unwrap();
+    std::fs::write(documents.path().join("notes.txt"), "mine").unwrap();
+    let outside = documents.path().to_path_buf();
+    let cases = [
+        (outside.clone(), "is not a site pressroom built"),
+        (root.to_path_buf(), "holds the site's sources"),
+        (root.join(".."), "holds the site's sources"),
+        (root.join("content/public"), "inside the site's `content/`"),
+        (outside.join("notes.txt"), "is a file"),
+    ];
+    for (out, why) in cases {
+        let options = BuildOptions {
+            out: Some(out.clone()),
+            ..BuildOptions::new(root)
+        };
+        let message = build(&options)
+            .expect_err("the build must refuse")
+            .to_string();
+        assert!(message.contains(why), "{}: {message}", out.display());
+        assert!(
+            message.contains("give --out a new or empty folder"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(outside.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(root.join("pressroom.toml").is_file() && root.join("content/en").is_dir());
+    assert!(!root.join("content/public").exists());
+
+    // a new folder, an empty one, and one a build made are all fine, the last one again
+    let empty = tempfile::tempdir().unwrap();
+    for out in [
+        outside.join("site"),
+        empty.path().to_path_buf(),
+        outside.join("site"),
+    ] {
+        let options = BuildOptions {
+            out: Some(out.clone()),
+            ..BuildOptions::new(root)
+        };
+        build(&options).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+        assert!(out.join("en/index.html").is_file());
+    }
+}
+
+#[test]
 fn check_lists_the_topics_a_language_has_no_name_for() {
     let dir = site(None);
     let topics = dir.path().join("content/topics.toml");
