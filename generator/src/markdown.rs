@@ -584,13 +584,24 @@ fn turns_and_timecodes<'e>(
         }
         let mut speaker = None;
         if lead.len() <= 1 {
-            if let [Event::Start(Tag::Strong), Event::Text(name), Event::End(TagEnd::Strong), ..] =
-                iter.as_slice()
+            if let [Event::Start(Tag::Strong), Event::Text(name), Event::End(TagEnd::Strong), after @ ..] =
+                iter.as_mut_slice()
             {
                 let name = name.trim();
                 if let Some(label) = name.strip_suffix(':') {
                     if !label.trim().is_empty() && label.len() <= 80 {
                         speaker = Some((label.trim().to_string(), name.to_string()));
+                    }
+                } else if let Some(Event::Text(text)) = after.first_mut() {
+                    // `**Name** :`, as French typography spaces it, colon outside the bold
+                    let spaced = text.trim_start_matches([' ', '\u{a0}', '\u{202f}']);
+                    if let Some(rest) = spaced.strip_prefix(':') {
+                        if !name.is_empty() && name.len() <= 80 {
+                            let colon = text.len() - rest.len();
+                            let written = format!("{name}{}", &text[..colon]);
+                            speaker = Some((name.to_string(), written));
+                            *text = CowStr::from(rest.to_string());
+                        }
                     }
                 }
             }
@@ -769,6 +780,14 @@ mod tests {
         let html = render("**Sophie Laurent\u{a0}:** Bonjour.\n\n**Question (AFP) :** Et ?\n").html;
         assert!(html.contains("<section class=\"turn answer\">\n<p><b class=\"speaker\">Sophie Laurent\u{a0}:</b> Bonjour.</p>"), "{html}");
         assert!(html.contains("<section class=\"turn question\">\n<p><b class=\"speaker\">Question (AFP) :</b> Et ?</p>"), "{html}");
+        // the colon after the bold, as French authors often write it
+        let html = render("**Question (AFP)** : Et demain ?\n\n**Claire Dubois**\u{a0}: Nous verrons.\n\n**Claire Dubois**: Oui.\n").html;
+        assert_eq!(
+            html,
+            "<section class=\"turn question\">\n<p><b class=\"speaker\">Question (AFP) :</b> Et demain ?</p>\n</section>\n\
+             <section class=\"turn answer\">\n<p><b class=\"speaker\">Claire Dubois\u{a0}:</b> Nous verrons.</p>\n</section>\n\
+             <section class=\"turn answer\">\n<p><b class=\"speaker\">Claire Dubois:</b> Oui.</p>\n</section>\n"
+        );
     }
 
     #[test]
