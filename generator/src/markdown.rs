@@ -223,10 +223,23 @@ impl Normalized<'_> {
 /// Characters that open a pasted bullet line when a space or tab follows them.
 const BULLETS: [char; 6] = ['•', '·', '–', '◦', '▪', '‣'];
 
+/// A bullet that also opens lines of prose: a hard-wrapped sentence can put an incise
+/// (`– as we always have –`) at the start of a line.
+const DASH: char = '–';
+
+/// Whether `line` starts, after its indentation, with `bullet` and a space or tab.
+fn opens_with(line: &str, bullet: char) -> bool {
+    line.trim_start_matches([' ', '\t'])
+        .strip_prefix(bullet)
+        .is_some_and(|rest| rest.starts_with([' ', '\t']))
+}
+
 /// Turns lines pasted from transcripts that start with `•`, `·`, `–`, `◦`, `▪` or `‣` into
 /// markdown list items, whatever their indentation (tabs or spaces, which CommonMark would
 /// otherwise read as a code block): the first bullet of a run is a top-level item and a bullet
-/// indented deeper than the one above it nests under it.
+/// indented deeper than the one above it nests under it. A line in the middle of a paragraph
+/// that starts with `–` is an item only when the line after it starts with one too: alone, it
+/// is a wrapped sentence going on.
 pub fn normalize_bullets(markdown: &str) -> Normalized<'_> {
     let mut out: Option<String> = None;
     let mut shifts = Vec::new();
@@ -235,6 +248,9 @@ pub fn normalize_bullets(markdown: &str) -> Normalized<'_> {
     // Visual columns of the open levels of the current run of bullets.
     let mut levels: Vec<usize> = Vec::new();
     let mut start = 0;
+    // whether the line before is blank, a heading or the start of the text: a line after it
+    // opens a block rather than going on with a paragraph
+    let mut after_block = true;
     // the lines as `split_inclusive('\n')` gives them, found by memchr's SIMD scan (std's
     // searcher was 1.2 % of a build's instructions here)
     let unterminated = !markdown.is_empty() && !markdown.ends_with('\n');
@@ -254,6 +270,19 @@ pub fn normalize_bullets(markdown: &str) -> Normalized<'_> {
                 trimmed.starts_with(c) && trimmed[c.len_utf8()..].starts_with([' ', '\t'])
             }),
             _ => None,
+        }
+        .filter(|&&c| {
+            c != DASH
+                || after_block
+                || !levels.is_empty()
+                || markdown[end..]
+                    .split_inclusive('\n')
+                    .next()
+                    .is_some_and(|next| opens_with(next, DASH))
+        });
+        after_block = bullet.is_none() && {
+            let text = trimmed.trim_end();
+            text.is_empty() || text.starts_with('#')
         };
         match bullet {
             Some(c) if !in_fence => {
@@ -745,6 +774,30 @@ mod tests {
         ] {
             assert_eq!(normalize_bullets(src).text, text, "{src:?}");
         }
+    }
+
+    #[test]
+    fn a_dash_that_wraps_a_sentence_is_not_a_list() {
+        let wrapped = "We will keep our door open\n– as we always have – to new members.\n";
+        assert_eq!(normalize_bullets(wrapped).text, wrapped);
+        let html = render(wrapped).html;
+        assert!(!html.contains("<ul>"), "{html}");
+        // a run of dashes after an intro line, or dashes opening a block, are lists
+        for src in [
+            "Three points:\n– one\n– two\n",
+            "Three points:\n\n– one\n",
+            "## Points\n– one\n",
+            "• one\n– two\n",
+        ] {
+            let html = render(src).html;
+            assert!(
+                html.contains("<li>one</li>") || html.contains("<li>one\n"),
+                "{src:?} gave {html}"
+            );
+        }
+        assert!(render("Intro:\n– one\n– two\n")
+            .html
+            .contains("<li>two</li>"));
     }
 
     #[test]
