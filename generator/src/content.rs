@@ -268,9 +268,21 @@ pub fn transcript_url(lang: &str, date: &DateTime<FixedOffset>, slug: &str) -> S
 #[derive(Debug, Clone, Default)]
 pub struct Topics {
     names: BTreeMap<String, BTreeMap<String, String>>,
+    /// The file could not be read: every key passes, so its one error is not buried under an
+    /// "unknown topic" for each topic of each transcript.
+    unreadable: bool,
 }
 
 impl Topics {
+    /// Stands in for a topics file that could not be read or parsed (whose error the build
+    /// reports): it takes every key as known.
+    pub fn unreadable() -> Topics {
+        Topics {
+            names: BTreeMap::new(),
+            unreadable: true,
+        }
+    }
+
     /// Parses the text of `content/topics.toml`.
     pub fn parse(source: &str) -> Result<Topics, Diagnostic> {
         let names: BTreeMap<String, BTreeMap<String, String>> =
@@ -287,12 +299,15 @@ impl Topics {
                 .with_hint(format!("use `{}`", slugify(key))));
             }
         }
-        Ok(Topics { names })
+        Ok(Topics {
+            names,
+            unreadable: false,
+        })
     }
 
-    /// True when the key is defined.
+    /// True when the key is defined (or the file could not be read).
     pub fn contains(&self, key: &str) -> bool {
-        self.names.contains_key(key)
+        self.unreadable || self.names.contains_key(key)
     }
 
     /// Every key, sorted.

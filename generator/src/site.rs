@@ -1048,12 +1048,12 @@ fn load_content(root: &Path, config: &Config) -> (Topics, Vec<Parsed>, Vec<Diagn
     let topics = match std::fs::read_to_string(root.join(TOPICS_FILE)) {
         Ok(text) => Topics::parse(&text).unwrap_or_else(|d| {
             errors.push(d);
-            Topics::default()
+            Topics::unreadable()
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Topics::default(),
         Err(e) => {
             errors.push(Diagnostic::io(Path::new(TOPICS_FILE), "read", &e));
-            Topics::default()
+            Topics::unreadable()
         }
     };
     let files = content_files(root, config, &mut errors);

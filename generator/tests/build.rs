@@ -287,6 +287,14 @@ fn unknown_topic_suggests() {
 }
 
 #[test]
+fn a_broken_topics_file_is_one_error_not_one_per_topic() {
+    let e = build_error("broken_topics");
+    assert!(e.contains("content/topics.toml:3:"), "{e}");
+    assert!(!e.contains("unknown topic"), "{e}");
+    assert!(e.ends_with("build failed: 1 error"), "{e}");
+}
+
+#[test]
 fn unconfigured_language_folder_is_reported() {
     let e = build_error("unknown_language");
     assert!(
