@@ -12,13 +12,33 @@ use crate::error::{did_you_mean, BuildErrors, Diagnostic};
 /// File name of the configuration, at the site root.
 pub const CONFIG_FILE: &str = "pressroom.toml";
 
+/// `Ok` when `base_url` is an http(s) origin (with no path, query or fragment; a trailing `/` is
+/// reported on its own), else what is wrong with it.
+fn origin_only(base_url: &str) -> Result<(), String> {
+    let url = url::Url::parse(base_url).map_err(|e| format!("`{base_url}` is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{base_url}` must start with https:// or http://"));
+    }
+    if !matches!(url.path(), "" | "/") {
+        return Err(format!(
+            "`{base_url}` has a path (`{}`): a site cannot be served from a subfolder",
+            url.path()
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!("`{base_url}` must be just an origin"));
+    }
+    Ok(())
+}
+
 /// The whole `pressroom.toml`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Site title, shown in the header and in feeds.
     pub title: String,
-    /// Public origin and path of the site, without trailing slash, e.g. `https://press.example.org`.
+    /// Public origin of the site (the pages link to `/…` from its root), without trailing
+    /// slash, e.g. `https://press.example.org`.
     pub base_url: String,
     /// Language of `/` and of fallbacks: the code of one of `languages`.
     pub default_language: String,
@@ -270,6 +290,16 @@ impl Config {
                         "write base_url = \"{}\"",
                         self.base_url.trim_end_matches('/')
                     ),
+                ),
+            );
+        }
+        if let Err(why) = origin_only(&self.base_url) {
+            let (line, col) = at("base_url");
+            errors.push(
+                Diagnostic::at(CONFIG_FILE, line, col, format!("base_url {why}")).with_hint(
+                    "write the origin the site is served from, e.g. \
+                     base_url = \"https://press.example.org\"; the site must sit at its root, \
+                     as every page links to /app.….css, /en/ and so on",
                 ),
             );
         }
@@ -591,6 +621,31 @@ password_min_length = 15
                 .contains("pressroom.toml:5:1: default language `de`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn base_url_must_be_an_http_origin() {
+        for (base_url, says) in [
+            ("example.org", "is not a URL"),
+            ("ftp://example.org", "must start with https:// or http://"),
+            ("https://example.org/press", "has a path (`/press`)"),
+            ("https://example.org?x=1", "must be just an origin"),
+        ] {
+            let source = VALID.replace("http://127.0.0.1:8080", base_url);
+            let e = Config::parse(&source).unwrap_err().to_string();
+            assert!(
+                e.contains("pressroom.toml:3:1: base_url"),
+                "{base_url}: {e}"
+            );
+            assert!(e.contains(says), "{base_url}: {e}");
+            assert!(
+                e.contains("base_url = \"https://press.example.org\""),
+                "{e}"
+            );
+        }
+        for base_url in ["https://press.example.org", "http://127.0.0.1:8080"] {
+            Config::parse(&VALID.replace("http://127.0.0.1:8080", base_url)).unwrap();
+        }
     }
 
     #[test]
