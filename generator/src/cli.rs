@@ -74,19 +74,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let mut options = args.site.options();
             options.out = args.out;
             let report = crate::site::build(&options)?;
-            println!("{report}");
+            print_report(format_args!("{report}\n"))?;
         }
         Command::Bench(args) => crate::bench::main(&args)?,
         Command::Serve(args) => crate::serve::main(&args)?,
-        Command::Deploy(args) => println!("{}", crate::deploy::run_blocking(&args)?),
+        Command::Deploy(args) => {
+            print_report(format_args!("{}\n", crate::deploy::run_blocking(&args)?))?
+        }
         Command::Downloads(command) => {
             let rows = crate::downloads::run(&command)?;
             eprintln!("{rows} downloads exported");
         }
         Command::Check(args) => {
             let report = crate::check::check(&args.options())?;
-            print!("{report}");
+            print_report(format_args!("{report}"))?;
         }
     }
     Ok(())
+}
+
+/// Writes a command's report to stdout. A reader that stops early (`pressroom check | head`)
+/// has all it wants: that is not an error, where `print!` would panic.
+fn print_report(report: std::fmt::Arguments) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(report).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result,
+    }
 }

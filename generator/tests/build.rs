@@ -491,6 +491,20 @@ fn cli_prints_a_summary_or_every_error_and_exits_non_zero() {
         "{stdout}"
     );
 
+    // a reader that stops early is no error (a panic on the closed pipe was)
+    let mut check = std::process::Command::new(env!("CARGO_BIN_EXE_pressroom"))
+        .args(["check", "--root"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(check.stdout.take());
+    let closed = check.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(closed.status.success(), "{stderr}");
+
     copy_tree(&fixtures().join("invalid/unknown_field"), dir.path());
     let failed = std::process::Command::new(env!("CARGO_BIN_EXE_pressroom"))
         .args(["check", "--root"])
