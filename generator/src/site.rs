@@ -2152,7 +2152,9 @@ impl<'a> Planner<'a> {
                 format!("/{code}/search/"),
                 code,
                 "search.html",
-                Sitemap::Listed(self.every_language("search/")),
+                // a results page is for readers, not for search engines (the theme marks it
+                // `noindex`), like the 404 and account pages
+                Sitemap::Unlisted(self.every_language("search/")),
                 |_| {},
             );
         }

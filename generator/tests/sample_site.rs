@@ -440,3 +440,68 @@ fn seed_transcript_as_published_in_french() {
     let page = site.read("fr/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
     insta::assert_snapshot!(article(&page));
 }
+
+/// The built file a URL of the site is served from (`…/en/` → `en/index.html`).
+fn file_of(out: &Path, base_url: &str, url: &str) -> PathBuf {
+    let path = url
+        .strip_prefix(base_url)
+        .unwrap_or_else(|| panic!("{url} is not under {base_url}"));
+    let rel = path.trim_start_matches('/');
+    if rel.is_empty() || rel.ends_with('/') {
+        out.join(rel).join("index.html")
+    } else {
+        out.join(rel)
+    }
+}
+
+#[test]
+fn the_sitemap_lists_indexable_pages_whose_alternates_link_back() {
+    let site = build_sample();
+    let config = std::fs::read_to_string(repo_root().join("pressroom.toml")).unwrap();
+    let base_url = config
+        .lines()
+        .find_map(|l| l.strip_prefix("base_url = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("pressroom.toml sets base_url");
+    let xml = site.read("sitemap.xml");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let urls: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("url"))
+        .collect();
+    assert!(urls.len() > 20, "{} URLs", urls.len());
+    let mut alternates = 0;
+    for url in urls {
+        let loc = url
+            .children()
+            .find(|n| n.has_tag_name("loc"))
+            .and_then(|n| n.text())
+            .expect("every <url> has a <loc>");
+        let page = std::fs::read_to_string(file_of(&site.out, base_url, loc))
+            .unwrap_or_else(|e| panic!("{loc}: {e}"));
+        assert!(
+            !page.contains("content=\"noindex\""),
+            "{loc} is in the sitemap but asks not to be indexed"
+        );
+        for link in url.children().filter(|n| n.has_tag_name("link")) {
+            let (lang, href) = (
+                link.attribute("hreflang").unwrap(),
+                link.attribute("href").unwrap(),
+            );
+            let other = std::fs::read_to_string(file_of(&site.out, base_url, href))
+                .unwrap_or_else(|e| panic!("{loc}: alternate {lang} {href}: {e}"));
+            if lang != "x-default" {
+                assert!(
+                    other.contains(&format!("hreflang=\"{lang}\" href=\"{href}\"")),
+                    "{href} does not name itself as {lang}"
+                );
+            }
+            assert!(
+                other.contains(&format!("href=\"{loc}\"")),
+                "{loc}'s alternate {href} does not link back"
+            );
+            alternates += 1;
+        }
+    }
+    assert!(alternates > 20, "{alternates} alternates");
+}
