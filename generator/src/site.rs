@@ -1081,8 +1081,23 @@ fn content_files(
     let Ok(entries) = std::fs::read_dir(&content) else {
         return files;
     };
-    let mut dirs: Vec<_> = entries.flatten().filter(|e| e.path().is_dir()).collect();
+    let (mut dirs, loose): (Vec<_>, Vec<_>) = entries.flatten().partition(|e| e.path().is_dir());
     dirs.sort_by_key(|e| e.file_name());
+    let default = &config.default_language;
+    for file in loose {
+        let name = file.file_name().to_string_lossy().into_owned();
+        if markdown_name(&name).is_some() && !name.eq_ignore_ascii_case("README.md") {
+            errors.push(
+                Diagnostic::file(
+                    Path::new("content").join(&name),
+                    "a transcript outside a language folder is not read",
+                )
+                .with_hint(format!(
+                    "move it into its language's folder, e.g. content/{default}/{name}"
+                )),
+            );
+        }
+    }
     for dir in dirs {
         let path = dir.path();
         let name = dir.file_name().to_string_lossy().into_owned();
@@ -1108,10 +1123,23 @@ fn content_files(
                     continue;
                 }
             };
-            if !entry.file_type().is_file()
-                || entry.path().extension().and_then(|e| e.to_str()) != Some("md")
-            {
+            if !entry.file_type().is_file() {
                 continue;
+            }
+            let file_name = entry.file_name().to_string_lossy();
+            match markdown_name(&file_name) {
+                Some(stem) if !file_name.ends_with(".md") => {
+                    errors.push(
+                        Diagnostic::file(
+                            entry.path().strip_prefix(root).unwrap_or(entry.path()),
+                            "not read: transcripts are files ending in `.md`",
+                        )
+                        .with_hint(format!("rename it to {stem}.md")),
+                    );
+                    continue;
+                }
+                Some(_) => {}
+                None => continue,
             }
             let rel = entry
                 .path()
@@ -1130,7 +1158,15 @@ fn content_files(
     files
 }
 
-/// The site path of an internal link to check: `/{lang}/…` without fragment or query.
+/// The stem of a markdown file's name (`a.md`, `a.MD`, `a.markdown`: `a`), `None` for others.
+fn markdown_name(name: &str) -> Option<&str> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let markdown = ["md", "markdown", "mdown"]
+        .iter()
+        .any(|m| ext.eq_ignore_ascii_case(m));
+    (markdown && !stem.is_empty()).then_some(stem)
+}
+
 /// A file that is gone and looks like an editor's or a tool's temporary file (`sed -i` writes
 /// `sedAb12Cd`, vim probes with `4913`, others leave `.swp`/`.tmp`): it never was part of the site.
 fn is_vanished_temp_file(path: &Path) -> bool {
@@ -1245,7 +1281,7 @@ impl Body {
                 .links
                 .iter()
                 .filter_map(|link| {
-                    internal_path(config, &link.url).map(|path| (path.to_string(), at(link.offset)))
+                    internal_path(config, &t.url(), &link.url).map(|path| (path, at(link.offset)))
                 })
                 .collect(),
             undefined_notes: rendered
@@ -1275,9 +1311,15 @@ fn body_errors(known: &BTreeSet<String>, t: &Transcript, body: &Body) -> Vec<Dia
         if known.contains(path) || known.contains(&format!("{path}/")) {
             continue;
         }
-        let hint = match did_you_mean(path, known.iter().map(String::as_str)) {
-            Some(s) => format!("did you mean {s}?"),
-            None => "check the language, date and slug in the link".into(),
+        let hint = if path.ends_with(".md") {
+            "link to the page's URL (/{lang}/transcripts/{yyyy}/{mm}/{dd}/{slug}/), not to its \
+             markdown file"
+                .into()
+        } else {
+            match did_you_mean(path, known.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean {s}?"),
+                None => "check the language, date and slug in the link".into(),
+            }
         };
         errors.push(
             Diagnostic::at(
@@ -1305,10 +1347,33 @@ fn body_errors(known: &BTreeSet<String>, t: &Transcript, body: &Body) -> Vec<Dia
     errors
 }
 
-fn internal_path<'a>(config: &Config, url: &'a str) -> Option<&'a str> {
-    let path = url.split(['#', '?']).next().unwrap_or_default();
+/// Sections of every language's pages: a path starting with one of them lacks its language.
+const SECTIONS: [&str; 4] = ["transcripts", "topics", "speakers", "page"];
+
+/// The site path a link on the page at `page` (`/en/…/`) points to, without fragment or query,
+/// when the build can check it: a page of a language (`/en/…`) or one of a language's sections
+/// written without it (`/transcripts/…`, never a page), linked from the root, on the site's
+/// own origin (`{base_url}/en/…`), or relative to the page (`../doorstep/`).
+fn internal_path(config: &Config, page: &str, url: &str) -> Option<String> {
+    let url = url.split(['#', '?']).next().unwrap_or_default();
+    let path = if let Some(rooted) = url.strip_prefix('/') {
+        if rooted.starts_with('/') {
+            return None; // `//host/…`
+        }
+        url.to_string()
+    } else if let Some(own) = url.strip_prefix(config.base_url.as_str()) {
+        if !own.starts_with('/') {
+            return None; // another host that starts the same
+        }
+        own.to_string()
+    } else if url.is_empty() || url.contains(':') {
+        return None; // the page itself, or another scheme or origin
+    } else {
+        let base = url::Url::parse(&config.base_url).ok()?.join(page).ok()?;
+        base.join(url).ok()?.path().to_string()
+    };
     let first = path.strip_prefix('/')?.split('/').next()?;
-    config.language(first).is_some().then_some(path)
+    (config.language(first).is_some() || SECTIONS.contains(&first)).then_some(path)
 }
 
 /// Every URL of the site that a transcript may link to.
@@ -2875,11 +2940,33 @@ mod tests {
     }
 
     #[test]
-    fn internal_links_are_those_under_a_language() {
+    fn internal_links_are_checked_wherever_they_point_on_the_site() {
         let c = Config::default_for_test();
-        assert_eq!(internal_path(&c, "/en/x/#t=3"), Some("/en/x/"));
-        assert_eq!(internal_path(&c, "https://nato.int/en/"), None);
-        assert_eq!(internal_path(&c, "/api/login"), None);
+        let page = "/en/transcripts/2018/04/27/doorstep/";
+        let path = |url: &str| internal_path(&c, page, url);
+        assert_eq!(path("/en/x/#t=3").as_deref(), Some("/en/x/"));
+        assert_eq!(path("https://nato.int/en/"), None);
+        assert_eq!(path("//nato.int/en/"), None);
+        assert_eq!(path("mailto:press@nato.int"), None);
+        assert_eq!(path("#qa"), None);
+        assert_eq!(path("/api/login"), None);
+        assert_eq!(path("/media/x/poster.jpg"), None);
+        // the site's own origin, relative links, and a section without its language
+        let own = format!("{}/fr/x/?a=1", c.base_url);
+        assert_eq!(path(&own).as_deref(), Some("/fr/x/"));
+        assert_eq!(path(&format!("{}.evil.test/en/", c.base_url)), None);
+        assert_eq!(
+            path("../../26/speech/").as_deref(),
+            Some("/en/transcripts/2018/04/26/speech/")
+        );
+        assert_eq!(
+            path("2018/06/speech.md").as_deref(),
+            Some("/en/transcripts/2018/04/27/doorstep/2018/06/speech.md")
+        );
+        assert_eq!(
+            path("/transcripts/2018/").as_deref(),
+            Some("/transcripts/2018/")
+        );
     }
 
     #[test]

@@ -269,10 +269,35 @@ fn dead_internal_link_is_located() {
         e.contains("did you mean /en/transcripts/2018/04/27/doorstep/?"),
         "{e}"
     );
+    // a link on the site's own origin, and a relative one, are checked alike
+    assert!(e.contains("content/en/links.md:10:51: link to /en/transcripts/2018/04/29/doorstep/ but the site has no such page"), "{e}");
+    assert!(e.contains("content/en/links.md:12:5: link to /en/transcripts/2018/05/01/links/doorstep.md but the site has no such page\n  hint: link to the page's URL"), "{e}");
     assert_eq!(
         e.matches("no such page").count(),
-        1,
-        "the good link passes: {e}"
+        3,
+        "the good links pass: {e}"
+    );
+}
+
+#[test]
+fn markdown_the_build_would_not_read_is_an_error_not_a_silent_skip() {
+    let dir = site(None);
+    let content = dir.path().join("content");
+    let text =
+        "+++\ntitle = \"Loose\"\ndate = 2018-05-01T10:00:00+02:00\nkind = \"speech\"\n+++\nText.\n";
+    std::fs::write(content.join("briefing.md"), text).unwrap();
+    std::fs::write(content.join("README.md"), "For authors.").unwrap();
+    std::fs::write(content.join("en/2018/Shouted.MD"), text).unwrap();
+    std::fs::write(content.join("en/2018/long.markdown"), text).unwrap();
+    let e = build(&BuildOptions::new(dir.path()))
+        .expect_err("the build must fail")
+        .to_string();
+    assert!(e.contains("content/briefing.md: a transcript outside a language folder is not read\n  hint: move it into its language's folder, e.g. content/en/briefing.md"), "{e}");
+    assert!(e.contains("content/en/2018/Shouted.MD: not read: transcripts are files ending in `.md`\n  hint: rename it to Shouted.md"), "{e}");
+    assert!(e.contains("content/en/2018/long.markdown: not read"), "{e}");
+    assert!(
+        e.ends_with("build failed: 3 errors"),
+        "README.md is left alone: {e}"
     );
 }
 
