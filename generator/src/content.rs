@@ -4,6 +4,7 @@
 //! itself: `site` hands it file texts.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, FixedOffset};
@@ -396,12 +397,10 @@ pub fn parse_transcript(
                 "start the file with a `+++` line, the TOML front matter, and another `+++` line",
             )]);
     };
-    let front: FrontMatter = toml::from_str(fm)
-        .map_err(|e| vec![toml_diagnostic(source, &text, fm_offset, &e, TABLES)])?;
+    let (front, mut errors) = front_matter(source, &text, fm, fm_offset)?;
     let at = |span: std::ops::Range<usize>, message: String| {
         Diagnostic::at_offset(source, &text, fm_offset + span.start, message)
     };
-    let mut errors = Vec::new();
 
     let date = {
         let dt = front.date.get_ref();
@@ -532,6 +531,77 @@ pub fn parse_transcript(
         draft: front.draft,
         video,
         text,
+    })
+}
+
+/// Parses the front matter `fm` (at `fm_offset` of the file's `text`). An unknown field does not
+/// hide what follows it: it is reported, blanked out of the text (spaces of the same length, so
+/// every position holds) and the rest parsed again, so an author sees every misspelt field, and
+/// the other errors of the file, in one build. `Err` when the rest cannot be parsed either.
+fn front_matter(
+    source: &Path,
+    text: &str,
+    fm: &str,
+    fm_offset: usize,
+) -> Result<(FrontMatter, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut fm = std::borrow::Cow::Borrowed(fm);
+    // each pass blanks one more key; the bound only guards against a span toml got wrong
+    for _ in 0..64 {
+        let e = match toml::from_str::<FrontMatter>(&fm) {
+            Ok(front) => return Ok((front, errors)),
+            Err(e) => e,
+        };
+        let d = toml_diagnostic(source, text, fm_offset, &e, TABLES);
+        // `titel` made `title` missing: the hint of the one already says so
+        let follows = d
+            .message
+            .strip_prefix("missing field ")
+            .is_some_and(|field| {
+                errors
+                    .iter()
+                    .any(|u: &Diagnostic| u.hint.as_ref().is_some_and(|h| h.contains(field)))
+            });
+        if !follows {
+            errors.push(d);
+        }
+        let entry = e
+            .span()
+            .filter(|_| e.message().starts_with("unknown field"))
+            .and_then(|key| entry_span(toml::de::DeTable::parse(&fm).ok()?.get_ref(), &key));
+        let Some(entry) = entry else {
+            return Err(errors);
+        };
+        let mut blanked = fm.into_owned();
+        let spaces: String = blanked[entry.clone()]
+            .chars()
+            .map(|c| match c {
+                '\n' | '\r' => c.to_string(),
+                c => " ".repeat(c.len_utf8()),
+            })
+            .collect();
+        blanked.replace_range(entry, &spaces);
+        fm = std::borrow::Cow::Owned(blanked);
+    }
+    Err(errors)
+}
+
+/// The bytes from the key at `key` to the end of its value, wherever in `table` it is (in a
+/// table, an array of tables, or below).
+fn entry_span(table: &toml::de::DeTable, key: &Range<usize>) -> Option<Range<usize>> {
+    fn within(value: &toml::de::DeValue, key: &Range<usize>) -> Option<Range<usize>> {
+        match value {
+            toml::de::DeValue::Table(table) => entry_span(table, key),
+            toml::de::DeValue::Array(items) => items.iter().find_map(|v| within(v.get_ref(), key)),
+            _ => None,
+        }
+    }
+    table.iter().find_map(|(k, v)| {
+        if k.span() == *key {
+            Some(key.start..v.span().end.max(key.end))
+        } else {
+            within(v.get_ref(), key)
+        }
     })
 }
 
@@ -743,6 +813,55 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("did you mean `title`?"), "{s}");
+    }
+
+    #[test]
+    fn every_unknown_field_and_the_files_other_errors_come_together() {
+        let text = VALID
+            .replace("delivery =", "delivry =")
+            .replace("topics =", "topcs =")
+            .replace("duration =", "duraton =");
+        let e = parse(&text).unwrap_err();
+        let lines: Vec<String> = e
+            .iter()
+            .map(|d| format!("{}:{}", d.line, d.message))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "5:unknown field `delivry`",
+                "6:unknown field `topcs`",
+                "10:unknown field `duraton`"
+            ]
+        );
+        assert!(
+            e[2].to_string().contains("did you mean `duration`?"),
+            "{}",
+            e[2]
+        );
+
+        // past a typo, the file's other errors too
+        let text = VALID
+            .replace("delivery =", "delivry =")
+            .replace("+02:00", "")
+            .replace("[\"russia\"]", "[\"rusia\"]");
+        let e = parse(&text).unwrap_err();
+        let lines: Vec<String> = e
+            .iter()
+            .map(|d| format!("{}:{}", d.line, d.message))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "5:unknown field `delivry`",
+                "3:date `2018-04-26T23:30:00` has no time zone offset",
+                "6:unknown topic `rusia`"
+            ]
+        );
+
+        // a misspelt required field is one error, not also a missing one
+        let e = parse(&VALID.replace("title =", "titel =")).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
     }
 
     #[test]
