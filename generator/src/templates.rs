@@ -793,14 +793,17 @@ fn template_diagnostic(
             .filter(|s| !s.is_empty());
         Some((nums.next()?.parse().ok()?, nums.next()?.parse().ok()?))
     });
-    // render errors name a variable, function or key in backticks: find it in the sources
+    // render errors name a variable, function or key in backticks, a filter or test in quotes
+    // (`Filter 'nofilter' not found`): find it in the sources
     if position.is_none() {
-        let needles: Vec<&str> = root_message
-            .split('`')
-            .enumerate()
-            .filter(|(i, s)| i % 2 == 1 && !s.is_empty())
-            .map(|(_, s)| s)
-            .collect();
+        let quoted = |quote: char| {
+            root_message
+                .split(quote)
+                .enumerate()
+                .filter(|(i, s)| i % 2 == 1 && !s.is_empty() && !sources.contains_key(*s))
+                .map(|(_, s)| s)
+        };
+        let needles: Vec<&str> = quoted('`').chain(quoted('\'')).collect();
         let mut candidates: Vec<&String> = template.iter().collect();
         let mut others: Vec<&String> = sources.keys().collect();
         others.sort();
@@ -821,14 +824,18 @@ fn template_diagnostic(
         Some(name) => theme_dir.join("templates").join(name),
         None => theme_dir.join("templates"),
     };
+    // a parse error's reason is its `= expected …` line, below the ` --> line:col` and the
+    // quoted source (both already in the position)
+    let reason = root_message
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .or_else(|| root_message.lines().next())
+        .unwrap_or_default()
+        .trim();
     let message = if chain.len() > 1 {
-        let first = chain[0].trim_end_matches('.');
-        format!(
-            "{first}: {}",
-            root_message.lines().next().unwrap_or_default().trim()
-        )
+        format!("{}: {reason}", chain[0].trim_end_matches('.'))
     } else {
-        root_message.lines().next().unwrap_or_default().to_string()
+        reason.to_string()
     };
     let (line, col) = position.unwrap_or((0, 0));
     let hint = if root_message.contains("translation key") {
@@ -1216,6 +1223,19 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_filter_is_found_in_its_template() {
+        let sources = [("f.html", "<p>\n  {{ \"x\" | nofilter }}</p>")];
+        let theme = theme_of(&sources, false);
+        let d = theme
+            .renderer("en")
+            .render("f.html", &Context::new())
+            .unwrap_err();
+        assert_eq!((d.line, d.column), (2, 12), "{d}");
+        assert!(d.path.ends_with("templates/f.html"), "{d}");
+        assert!(d.message.ends_with("Filter 'nofilter' not found"), "{d}");
+    }
+
+    #[test]
     fn parse_errors_have_positions() {
         let mut sources = HashMap::new();
         sources.insert(
@@ -1228,5 +1248,9 @@ mod tests {
         let d = template_diagnostic(Path::new("themes/t"), &sources, &e, None);
         assert_eq!(d.path, PathBuf::from("themes/t/templates/bad.html"));
         assert_eq!(d.line, 3, "{d}");
+        assert_eq!(
+            d.message,
+            "Failed to parse 'bad.html': expected an identifier (must start with a-z)"
+        );
     }
 }
