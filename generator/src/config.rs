@@ -463,6 +463,20 @@ pub(crate) fn toml_diagnostic(
             "write a real date, the local time and its UTC offset, unquoted: \
              date = 2018-04-26T10:30:00+02:00",
         );
+    } else if let Some((_, expected)) = message
+        .strip_prefix("invalid type: ")
+        .and_then(|m| m.split_once(", expected "))
+    {
+        // the syntax is fine: the value is of the wrong kind
+        let example = match expected {
+            e if e.contains("sequence") => "a list in brackets, e.g. topics = [\"russia\"]",
+            e if e.contains("string") => "text in quotes, e.g. title = \"Press point\"",
+            e if e.contains("map") || e.contains("struct") => {
+                "a table, e.g. { name = \"…\", role = \"…\" }"
+            }
+            _ => "a value of the kind the reference in README.md gives",
+        };
+        d = d.with_hint(format!("this needs {expected}: write {example}"));
     } else {
         d = d.with_hint("fix the TOML syntax at this position");
     }

@@ -865,6 +865,28 @@ mod tests {
     }
 
     #[test]
+    fn a_value_of_the_wrong_kind_says_what_to_write() {
+        let e = parse(&VALID.replace("[\"russia\"]", "\"russia\"")).unwrap_err();
+        let s = e[0].to_string();
+        assert!(
+            s.starts_with("content/en/2018/x.md:6:10: invalid type: string"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "hint: this needs a sequence: write a list in brackets, e.g. topics = [\"russia\"]"
+            ),
+            "{s}"
+        );
+        let e = parse(&VALID.replace("\"Press point\"", "2018")).unwrap_err();
+        assert!(
+            e[0].to_string().contains("write text in quotes"),
+            "{}",
+            e[0]
+        );
+    }
+
+    #[test]
     fn date_without_offset_is_an_error() {
         let e = parse(&VALID.replace("+02:00", "")).unwrap_err();
         let s = e[0].to_string();
