@@ -393,7 +393,7 @@ impl LiveSite {
                 &new,
                 &source,
             );
-            errors.extend(body_errors(&self.site.known, &new, &body));
+            errors.extend(body_errors(&site.known, &site.drafts, &new, &body));
             edits.push((i, new, body.html));
         }
         if errors.is_empty() {
@@ -422,6 +422,8 @@ pub struct Site {
     bodies: Vec<Mutex<String>>,
     /// Every URL the site has, for link checks.
     known: BTreeSet<String>,
+    /// The URL of each draft the build leaves out, and its file: a link to one is named as such.
+    drafts: BTreeMap<String, PathBuf>,
     /// Each video's preview, looked up once: the markdown's timecodes link to the player only
     /// when the page has one, and the page plays the same file.
     previews: Previews,
@@ -471,9 +473,12 @@ impl Site {
         let theme = theme.map_err(|e| errors.extend(e)).ok();
         errors.extend(content_errors);
         let mut transcripts = Vec::new();
+        let mut drafts = BTreeMap::new();
         for p in parsed {
             match p {
-                Ok(t) if t.draft && !options.drafts => {}
+                Ok(t) if t.draft && !options.drafts => {
+                    drafts.insert(t.url(), t.source);
+                }
                 Ok(t) => transcripts.push(t),
                 Err(e) => errors.extend(e),
             }
@@ -510,7 +515,7 @@ impl Site {
         );
         errors.extend(checks);
         for (t, body) in transcripts.iter().zip(&bodies) {
-            errors.extend(body_errors(&known, t, body));
+            errors.extend(body_errors(&known, &drafts, t, body));
         }
 
         match theme {
@@ -522,6 +527,7 @@ impl Site {
                     transcripts,
                     bodies: bodies.into_iter().map(|b| Mutex::new(b.html)).collect(),
                     known,
+                    drafts,
                     previews,
                     root,
                 },
@@ -1305,10 +1311,32 @@ fn fitted(mut text: String) -> String {
 
 /// Errors in the rendered `body` of `t`: links to pages of this site that don't exist, and
 /// footnote references without a note.
-fn body_errors(known: &BTreeSet<String>, t: &Transcript, body: &Body) -> Vec<Diagnostic> {
+fn body_errors(
+    known: &BTreeSet<String>,
+    drafts: &BTreeMap<String, PathBuf>,
+    t: &Transcript,
+    body: &Body,
+) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
     for (path, (line, col)) in &body.internal_links {
         if known.contains(path) || known.contains(&format!("{path}/")) {
+            continue;
+        }
+        let draft = drafts.get(path).or_else(|| drafts.get(&format!("{path}/")));
+        if let Some(draft) = draft {
+            errors.push(
+                Diagnostic::at(
+                    t.source.clone(),
+                    *line,
+                    *col,
+                    format!("link to {path}, a draft this build leaves out"),
+                )
+                .with_hint(format!(
+                    "publish it (remove `draft = true` from {}) or remove the link; \
+                     `--drafts` builds drafts for a preview",
+                    draft.display()
+                )),
+            );
             continue;
         }
         let hint = if path.ends_with(".md") {

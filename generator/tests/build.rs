@@ -181,6 +181,20 @@ fn drafts_are_built_on_request() {
         .path()
         .join("public/en/transcripts/2019/02/01/draft/index.html")
         .exists());
+
+    // a link to the draft is named as one, and fine when drafts are built
+    let doorstep = dir.path().join("content/en/2018/doorstep.md");
+    let mut text = std::fs::read_to_string(&doorstep).unwrap();
+    text.push_str("\nSee [the draft](/en/transcripts/2019/02/01/draft/).\n");
+    std::fs::write(&doorstep, text).unwrap();
+    build(&options).unwrap();
+    let e = build(&BuildOptions::new(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("link to /en/transcripts/2019/02/01/draft/, a draft this build leaves out\n  hint: publish it (remove `draft = true` from content/en/2019/draft.md)"),
+        "{e}"
+    );
 }
 
 #[test]
