@@ -35,6 +35,8 @@ pub struct Rendered {
     /// Footnote references with no definition (`[^2]` but no `[^2]: …`): the label and the byte
     /// offset of the reference. They are printed as written.
     pub undefined_notes: Vec<(String, usize)>,
+    /// The timecode opening a paragraph (`[00:03:12] …`), in seconds, with its byte offset.
+    pub timecodes: Vec<(u32, usize)>,
 }
 
 /// A link or image destination found in the markdown.
@@ -98,11 +100,22 @@ pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
     // pulldown-cmark prints a reference to a note that does not exist as its text, `[^2]`
     let mut code = CodeBlocks::default();
     let mut undefined_notes = Vec::new();
+    let mut timecodes = Vec::new();
+    let mut depth = 0usize;
+    let mut opens_paragraph = false;
     for (event, range) in &events {
+        depth = depth.saturating_add_signed(nesting(event));
+        let first = std::mem::replace(
+            &mut opens_paragraph,
+            depth == 0 && matches!(event, Event::Start(Tag::Paragraph)),
+        );
         if code.contain(event) {
             continue;
         }
         if let Event::Text(text) = event {
+            if let Some((_, seconds, _)) = leading_timecode(text).filter(|_| first) {
+                timecodes.push((seconds, source.original(range.start)));
+            }
             if text.contains("[^") {
                 let written = &source.text[range.clone()];
                 undefined_notes.extend(
@@ -140,6 +153,7 @@ pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
         html,
         links,
         undefined_notes,
+        timecodes,
     }
 }
 
@@ -561,6 +575,20 @@ fn is_question(label: &str, words: &[toml::Value]) -> bool {
     })
 }
 
+/// How far `event` goes into (1) or out of (-1) a block whose paragraphs are not the text's own
+/// (a quote, list, table or note): only paragraphs at depth 0 open a turn or have a timecode.
+fn nesting(event: &Event) -> isize {
+    match event {
+        Event::Start(
+            Tag::BlockQuote(_) | Tag::List(_) | Tag::Table(_) | Tag::FootnoteDefinition(_),
+        ) => 1,
+        Event::End(
+            TagEnd::BlockQuote(_) | TagEnd::List(_) | TagEnd::Table | TagEnd::FootnoteDefinition,
+        ) => -1,
+        _ => 0,
+    }
+}
+
 /// Wraps speaker turns in sections and turns leading timecodes into links.
 fn turns_and_timecodes<'e>(
     events: Vec<Event<'e>>,
@@ -581,18 +609,7 @@ fn turns_and_timecodes<'e>(
             }
             _ => {}
         }
-        match &event {
-            Event::Start(
-                Tag::BlockQuote(_) | Tag::List(_) | Tag::Table(_) | Tag::FootnoteDefinition(_),
-            ) => depth += 1,
-            Event::End(
-                TagEnd::BlockQuote(_)
-                | TagEnd::List(_)
-                | TagEnd::Table
-                | TagEnd::FootnoteDefinition,
-            ) => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+        depth = depth.saturating_add_signed(nesting(&event));
         if !(depth == 0 && matches!(event, Event::Start(Tag::Paragraph))) {
             out.push(event);
             continue;
@@ -898,6 +915,15 @@ mod tests {
         assert!(is_question("Ερωτηση", &accented));
         assert!(!is_question("Reponse", &accented));
         assert!(!is_question("Journaliste", &accented));
+    }
+
+    #[test]
+    fn the_timecodes_opening_paragraphs_are_listed_with_their_offsets() {
+        let src = "[00:00:05] Good morning.\n\n> [00:09:00] quoted\n\nText [00:01:00] inside.\n\n[01:45:00] **Q:** Late?\n";
+        assert_eq!(
+            render(src).timecodes,
+            [(5, 0), (6300, src.find("[01:45:00]").unwrap())]
+        );
     }
 
     #[test]

@@ -1264,6 +1264,8 @@ struct Body {
     internal_links: Vec<(String, (usize, usize))>,
     /// Labels and where they are.
     undefined_notes: Vec<(String, (usize, usize))>,
+    /// Timecodes past the end of the transcript's video, and where they are.
+    late_timecodes: Vec<(u32, (usize, usize))>,
 }
 
 impl Body {
@@ -1294,6 +1296,12 @@ impl Body {
                 .undefined_notes
                 .into_iter()
                 .map(|(label, offset)| (label, at(offset)))
+                .collect(),
+            late_timecodes: rendered
+                .timecodes
+                .into_iter()
+                .filter(|&(seconds, _)| t.video.as_ref().is_some_and(|v| seconds > v.duration))
+                .map(|(seconds, offset)| (seconds, at(offset)))
                 .collect(),
             html: fitted(rendered.html),
         }
@@ -1357,6 +1365,22 @@ fn body_errors(
                 format!("link to {path} but the site has no such page"),
             )
             .with_hint(hint),
+        );
+    }
+    for &(seconds, (line, col)) in &body.late_timecodes {
+        let duration = t.video.as_ref().map_or(0, |v| v.duration);
+        errors.push(
+            Diagnostic::at(
+                t.source.clone(),
+                line,
+                col,
+                format!(
+                    "timecode {} is past the end of the video ({})",
+                    markdown::format_timecode(seconds),
+                    markdown::format_timecode(duration)
+                ),
+            )
+            .with_hint("check the timecode against the video, or the video's duration"),
         );
     }
     for (label, (line, col)) in &body.undefined_notes {

@@ -294,6 +294,31 @@ fn dead_internal_link_is_located() {
 }
 
 #[test]
+fn a_timecode_past_the_end_of_the_video_is_located() {
+    let dir = site(None);
+    let file = dir.path().join("content/en/2018/pre-ministerial.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text.replacen("[00:00:05] Good", "[00:25:04] Good", 1) + "\n[01:45:00] Late.\n";
+    std::fs::write(&file, &text).unwrap();
+    let e = build(&BuildOptions::new(dir.path()))
+        .expect_err("the build must fail")
+        .to_string();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("[01:45:00]"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.contains(&format!("content/en/2018/pre-ministerial.md:{line}:1: timecode 01:45:00 is past the end of the video (00:25:04)")),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("build failed: 1 error"),
+        "the last second is in the video: {e}"
+    );
+}
+
+#[test]
 fn markdown_the_build_would_not_read_is_an_error_not_a_silent_skip() {
     let dir = site(None);
     let content = dir.path().join("content");
