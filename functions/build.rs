@@ -43,7 +43,10 @@ fn table(name: &str, dir: &Path, ext: Option<&str>) -> String {
 }
 
 fn main() {
-    let theme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../themes/default");
+    // read when the script runs, not baked in when it was compiled: cargo may reuse one
+    // compiled script for another checkout of the workspace sharing its target folder
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it");
+    let theme = Path::new(&manifest_dir).join("../themes/default");
     let mut out = String::new();
     out.push_str(&table("I18N", &theme.join("i18n"), Some("toml")));
     out.push_str(&table("EMAILS", &theme.join("emails"), None));
