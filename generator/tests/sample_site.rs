@@ -332,10 +332,23 @@ fn a_missing_translation_is_announced_in_the_missing_language() {
         "{fr_only}"
     );
     assert!(!fr_only.contains("Cette page n’existe pas"), "{fr_only}");
+    // the switcher's entry says so to sight too (phones show no `title`)
+    assert!(
+        fr_only.contains(
+            "data-unavailable>English <small aria-hidden=\"true\">(home page)</small></a>"
+        ),
+        "{fr_only}"
+    );
     let en_only =
         site.read("en/transcripts/2018/11/12/statement-western-balkans-partners/index.html");
     assert!(
         en_only.contains("lang=\"fr\" dir=\"ltr\">Cette page n’existe pas en français. <a href=\"/fr/\" hreflang=\"fr\">Aller à l’accueil en français</a>"),
+        "{en_only}"
+    );
+    assert!(
+        en_only.contains(
+            "data-unavailable>Français <small aria-hidden=\"true\">(accueil)</small></a>"
+        ),
         "{en_only}"
     );
     let both = site.read("fr/transcripts/2018/04/26/pre-ministerial-press-conference/index.html");
