@@ -817,17 +817,18 @@ mod tests {
 
     #[test]
     fn every_unknown_field_and_the_files_other_errors_come_together() {
+        let lines = |e: &[Diagnostic]| -> Vec<String> {
+            e.iter()
+                .map(|d| format!("{}:{}", d.line, d.message))
+                .collect()
+        };
         let text = VALID
             .replace("delivery =", "delivry =")
             .replace("topics =", "topcs =")
             .replace("duration =", "duraton =");
         let e = parse(&text).unwrap_err();
-        let lines: Vec<String> = e
-            .iter()
-            .map(|d| format!("{}:{}", d.line, d.message))
-            .collect();
         assert_eq!(
-            lines,
+            lines(&e),
             [
                 "5:unknown field `delivry`",
                 "6:unknown field `topcs`",
@@ -846,12 +847,8 @@ mod tests {
             .replace("+02:00", "")
             .replace("[\"russia\"]", "[\"rusia\"]");
         let e = parse(&text).unwrap_err();
-        let lines: Vec<String> = e
-            .iter()
-            .map(|d| format!("{}:{}", d.line, d.message))
-            .collect();
         assert_eq!(
-            lines,
+            lines(&e),
             [
                 "5:unknown field `delivry`",
                 "3:date `2018-04-26T23:30:00` has no time zone offset",
