@@ -2571,8 +2571,9 @@ fn replaceable_output(root: &Path, out: &Path) -> Result<PathBuf, Diagnostic> {
     let root = resolve(root).map_err(|e| Diagnostic::io(root, "find the site", &e))?;
     let refuse = |why: String| {
         Diagnostic::file(out, format!("will not build here: {why}")).with_hint(
-            "give --out a new or empty folder, or one an earlier `pressroom build` wrote; \
-             the build replaces the whole folder",
+            "build into a new or empty folder (`pressroom build --out DIR`) or one an earlier \
+             build wrote, or move this one away: a build replaces the whole folder \
+             (`pressroom serve` builds into ROOT/public)",
         )
     };
     if root.starts_with(&resolved) {

@@ -445,7 +445,7 @@ fn a_build_never_replaces_a_folder_it_did_not_make() {
             .to_string();
         assert!(message.contains(why), "{}: {message}", out.display());
         assert!(
-            message.contains("give --out a new or empty folder"),
+            message.contains("build into a new or empty folder (`pressroom build --out DIR`)"),
             "{message}"
         );
     }
