@@ -74,6 +74,39 @@ for (const lang of ['en', 'fr']) {
   });
 }
 
+// Phones: at 360 CSS px nothing scrolls sideways (WCAG 1.4.10, reflow), every search field is wide
+// enough to type in, and the search and 404 pages (two search forms) pass axe too.
+for (const lang of ['en', 'fr']) {
+  test(`a 360 px phone: no sideways scrolling, usable search fields (${lang})`, async () => {
+    const context = await browser.newContext({ locale: lang, viewport: { width: 360, height: 740 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const pages = [`/${lang}/`, await firstTranscript(lang), `/${lang}/topics/`, `/${lang}/speakers/`, `/${lang}/search/?q=OTAN`, `/${lang}/404.html`, '/404.html'];
+    const found = {};
+    for (const url of pages) {
+      await page.goto(server.url + url);
+      if (url.includes('/search/')) await page.locator('.pagefind-ui__search-input').waitFor();
+      const layout = await page.evaluate(() => ({
+        overflow: document.scrollingElement.scrollWidth - window.innerWidth,
+        narrow: [...document.querySelectorAll('input[type=search], .pagefind-ui__search-input')]
+          .filter((el) => el.offsetParent !== null && el.getBoundingClientRect().width < 120)
+          .map((el) => `#${el.id || el.className} ${Math.round(el.getBoundingClientRect().width)} px`),
+      }));
+      const problems = [];
+      if (layout.overflow > 0) problems.push(`scrolls ${layout.overflow} px sideways`);
+      problems.push(...layout.narrow.map((n) => `narrow field ${n}`));
+      if (url.includes('/search/') || url.endsWith('404.html')) {
+        problems.push(...(await axe(page)).map((v) => `axe ${v.id}: ${v.nodes.join(', ')}`));
+      }
+      if (problems.length) found[url] = problems;
+    }
+    assert.deepEqual(found, {});
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+}
+
 // WCAG 1.4.11: a text field on the page background is found by its border alone, so the border
 // needs 3:1 against the background, in the light and the dark scheme. (axe does not check this.)
 test('every text field border has 3:1 contrast with the background, light and dark', async () => {

@@ -57,6 +57,9 @@
       resetStyles: false,
       translations: { placeholder: host.getAttribute("data-placeholder") || undefined }
     });
+    // pagefind's field has only a placeholder and a title: give it a name
+    var field = host.querySelector("input");
+    if (field) field.setAttribute("aria-label", host.getAttribute("data-label") || "");
     var query = new URLSearchParams(location.search).get("q");
     if (query) {
       ui.triggerSearch(query);
