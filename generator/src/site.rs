@@ -600,7 +600,9 @@ impl Site {
                 (
                     "robots.txt".into(),
                     format!(
-                        "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
+                        // the account API (downloads among it) is for signed-in people: a
+                        // crawler following a download link only spends the API's rate limit
+                        "User-agent: *\nAllow: /\nDisallow: /api/\n\nSitemap: {}/sitemap.xml\n",
                         self.config.base_url
                     ),
                 ),

@@ -142,7 +142,12 @@ fn feeds_sitemap_assets_and_catalog() {
     ));
     assert!(sitemap.contains("hreflang=\"fr\" href=\"https://press.example.org/fr/transcripts/2018/04/26/pre-ministerial/\""));
     assert!(sitemap.contains("hreflang=\"x-default\" href=\"https://press.example.org/en/\""));
-    assert!(read(root, "robots.txt").contains("Sitemap: https://press.example.org/sitemap.xml"));
+    let robots = read(root, "robots.txt");
+    assert!(
+        robots.contains("Sitemap: https://press.example.org/sitemap.xml"),
+        "{robots}"
+    );
+    assert!(robots.contains("\nDisallow: /api/\n"), "{robots}");
 
     // fingerprinted assets, referenced from pages
     let css: Vec<String> = std::fs::read_dir(root.join("public"))
