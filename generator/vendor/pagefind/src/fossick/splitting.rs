@@ -356,9 +356,14 @@ fn has_decomposition(word: &str) -> bool {
 fn get_discrete_words<S: AsRef<str>>(s: S) -> (String, Option<Vec<String>>) {
     let mut extras = None;
 
+    // Vendored change: typographic apostrophes split words as the ASCII one does, so the
+    // French `l’OTAN` (as smart punctuation writes it) also indexes `otan`, like `l'OTAN`.
     let words = s
         .as_ref()
-        .replace(|c: char| c.is_ascii_punctuation(), " ")
+        .replace(
+            |c: char| c.is_ascii_punctuation() || matches!(c, '\u{2019}' | '\u{2018}' | '\u{02BC}'),
+            " ",
+        )
         .to_case(Case::Lower)
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -388,6 +393,18 @@ mod tests {
     use crate::fossick::get_stemmer;
 
     use super::*;
+
+    #[test]
+    fn typographic_apostrophes_split_like_the_ascii_one() {
+        let stemmer = get_stemmer("fr");
+        for word in ["l'OTAN", "l’OTAN", "lʼOTAN"] {
+            let stemmed: Vec<String> = get_indexable_words(word, stemmer.as_ref(), &[])
+                .into_iter()
+                .map(|w| w.stemmed)
+                .collect();
+            assert!(stemmed.contains(&"otan".to_string()), "{word}: {stemmed:?}");
+        }
+    }
 
     #[test]
     fn indexable_words_simple() {
