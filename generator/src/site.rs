@@ -2009,7 +2009,11 @@ impl<'a> Planner<'a> {
                 })
             })
             .collect();
-        vars.insert("alternates".into(), alts.into());
+        let alts = alts.into_iter().chain(
+            x_default(config, alternates)
+                .map(|u| object([("hreflang", "x-default".into()), ("url", u.into())])),
+        );
+        vars.insert("alternates".into(), alts.collect());
         let switcher: Vec<Value> = config
             .languages
             .iter()
@@ -2122,12 +2126,14 @@ impl<'a> Planner<'a> {
             .iter()
             .map(|l| json!({"code": l.code, "name": l.name, "url": format!("/{}/", l.code)}))
             .collect();
+        // listed, with the homes as its alternates: it is their x-default
+        let home_alternates = self.every_language("");
         self.page(
             &mut plan,
             "/".into(),
             &default,
             "root.html",
-            Sitemap::Unlisted(Alternates::default()),
+            Sitemap::Listed(home_alternates),
             move |vars| {
                 vars.insert("homes".into(), homes.clone().into());
             },
@@ -2504,10 +2510,7 @@ impl<'a> Planner<'a> {
                         );
                     }
                 }
-                let x_default = alternates
-                    .get(&config.default_language)
-                    .or_else(|| alternates.first());
-                if let Some(u) = x_default {
+                if let Some(u) = x_default(config, alternates) {
                     let _ = writeln!(
                         xml,
                         "    <xhtml:link rel=\"alternate\" hreflang=\"x-default\" href=\"{base}{}\"/>",
@@ -2520,6 +2523,28 @@ impl<'a> Planner<'a> {
         xml.push_str("</urlset>\n");
         xml
     }
+}
+
+/// The page for readers whose language has no version of a page (`hreflang="x-default"`), the
+/// same in the page's head and in the sitemap; none for a page in one language only. For the
+/// language homes, it is the root page that picks one of them; otherwise the default language's
+/// version, or the first.
+fn x_default<'a>(config: &Config, alternates: &'a Alternates) -> Option<&'a str> {
+    if alternates.len() < 2 {
+        return None;
+    }
+    let homes = config.languages.iter().all(|l| {
+        alternates
+            .get(&l.code)
+            .is_some_and(|u| *u == format!("/{}/", l.code))
+    });
+    if homes {
+        return Some("/");
+    }
+    alternates
+        .get(&config.default_language)
+        .or_else(|| alternates.first())
+        .map(String::as_str)
 }
 
 /// Page `n` of a listing at `base` (`/en/` → `/en/page/2/`).

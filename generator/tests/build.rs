@@ -141,7 +141,29 @@ fn feeds_sitemap_assets_and_catalog() {
         "<loc>https://press.example.org/en/transcripts/2018/04/26/pre-ministerial/</loc>"
     ));
     assert!(sitemap.contains("hreflang=\"fr\" href=\"https://press.example.org/fr/transcripts/2018/04/26/pre-ministerial/\""));
-    assert!(sitemap.contains("hreflang=\"x-default\" href=\"https://press.example.org/en/\""));
+    // x-default: a page's default-language version, the root page for the homes; the same in
+    // each page's head as in the sitemap
+    let transcript_default = "hreflang=\"x-default\" href=\"https://press.example.org/en/transcripts/2018/04/26/pre-ministerial/\"";
+    assert!(sitemap.contains(transcript_default), "{sitemap}");
+    let home_default = "hreflang=\"x-default\" href=\"https://press.example.org/\"";
+    assert!(sitemap.contains(home_default), "{sitemap}");
+    assert!(
+        sitemap.contains("<loc>https://press.example.org/</loc>"),
+        "{sitemap}"
+    );
+    // (the mini theme prints the alternates' paths, without the origin)
+    let fr_transcript = read(root, "fr/transcripts/2018/04/26/pre-ministerial/index.html");
+    assert!(
+        fr_transcript.contains(
+            "hreflang=\"x-default\" href=\"/en/transcripts/2018/04/26/pre-ministerial/\""
+        ),
+        "{fr_transcript}"
+    );
+    let fr_home = read(root, "fr/index.html");
+    assert!(
+        fr_home.contains("hreflang=\"x-default\" href=\"/\""),
+        "{fr_home}"
+    );
     let robots = read(root, "robots.txt");
     assert!(
         robots.contains("Sitemap: https://press.example.org/sitemap.xml"),
