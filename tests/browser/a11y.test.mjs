@@ -2,24 +2,15 @@
 // screen (as first shown), in every language; the account screens also work from the keyboard
 // alone: the first field is reachable, labels are tied to inputs, errors to fields.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage, axe, shot } from './harness.mjs';
+import { serveAndBrowse, newPage, axe, shot } from './harness.mjs';
 
 let server;
 let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+serveAndBrowse((s, b) => { server = s; browser = b; });
 
 const SCREENS = ['register', 'verify', 'welcome', 'signin', 'reset'];
 

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { before, after } from 'node:test';
 
 const require = createRequire(import.meta.url);
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -62,6 +63,24 @@ export async function startServer({ watch = false } = {}) {
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Starts `pressroom serve` (with `options`, as `startServer`) and Chromium before a test file's
+ * tests, hands both to `use`, and stops both after the file's tests.
+ */
+export function serveAndBrowse(use, options = {}) {
+  let server;
+  let browser;
+  before(async () => {
+    server = await startServer(options);
+    browser = await launchBrowser();
+    use(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
 }
 
 /** Headless system Chromium. */

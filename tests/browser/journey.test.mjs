@@ -5,24 +5,15 @@
 // sign out, sign in, reset the password, land back on the original page, sign in with the new
 // password. axe-core checks every screen on the way; screenshots go to tests/artifacts/.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { REPO, ARTIFACTS, startServer, launchBrowser, newPage, codeFor, mailsTo, axe, shot, testEmail } from './harness.mjs';
+import { serveAndBrowse, REPO, ARTIFACTS, newPage, codeFor, mailsTo, axe, shot, testEmail } from './harness.mjs';
 
 let server;
 let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+serveAndBrowse((s, b) => { server = s; browser = b; });
 
 /** Path of the first transcript page of `lang` that has download buttons. */
 async function transcriptWithVideo(lang) {

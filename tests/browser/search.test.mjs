@@ -2,22 +2,13 @@
 // language's search page, where the pagefind UI runs the query over that language's transcripts
 // only (the index is built per language at build time); a French word is found after an elision.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newPage } from './harness.mjs';
+import { serveAndBrowse, newPage } from './harness.mjs';
 
 let server;
 let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+serveAndBrowse((s, b) => { server = s; browser = b; });
 
 /** The result links the search page shows for its query, once it shows any. */
 async function results(page) {

@@ -3,24 +3,15 @@
 // transcript changes, with its time printed (target: under 100 ms on a small site); a change that
 // does not build shows its errors over the open pages.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage } from './harness.mjs';
+import { serveAndBrowse, newPage } from './harness.mjs';
 
 let server;
 let browser;
-
-before(async () => {
-  server = await startServer({ watch: true });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+serveAndBrowse((s, b) => { server = s; browser = b; }, { watch: true });
 
 test('directory URLs serve index.html; missing pages get their language 404 with status 404', async () => {
   const home = await fetch(`${server.url}/fr/`);
