@@ -2536,7 +2536,7 @@ fn x_default<'a>(config: &Config, alternates: &'a Alternates) -> Option<&'a str>
     let homes = config.languages.iter().all(|l| {
         alternates
             .get(&l.code)
-            .is_some_and(|u| *u == format!("/{}/", l.code))
+            .is_some_and(|u| u.strip_prefix('/').and_then(|u| u.strip_suffix('/')) == Some(&l.code))
     });
     if homes {
         return Some("/");
