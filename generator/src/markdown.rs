@@ -113,7 +113,7 @@ pub fn render_with(markdown: &str, labels: &Labels) -> Rendered {
             continue;
         }
         if let Event::Text(text) = event {
-            if let Some((_, seconds, _)) = leading_timecode(text).filter(|_| first) {
+            if let Some((_, seconds, _)) = first.then(|| leading_timecode(text)).flatten() {
                 timecodes.push((seconds, source.original(range.start)));
             }
             if text.contains("[^") {
