@@ -38,9 +38,13 @@ fn read(root: &Path, rel: &str) -> String {
 }
 
 fn build_error(overlay: &str) -> String {
-    let dir = site(Some(overlay));
-    let err = build(&BuildOptions::new(dir.path())).expect_err("the build must fail");
-    assert!(!dir.path().join("public").exists(), "nothing published");
+    failed_build(site(Some(overlay)).path())
+}
+
+/// The errors of a build of `root` that must fail, having published nothing.
+fn failed_build(root: &Path) -> String {
+    let err = build(&BuildOptions::new(root)).expect_err("the build must fail");
+    assert!(!root.join("public").exists(), "nothing published");
     err.to_string()
 }
 
@@ -240,9 +244,7 @@ fn a_file_that_is_not_utf8_is_located() {
         b"+++\ntitle = \"Caf\xe9\"\n+++\n",
     )
     .unwrap();
-    let e = build(&BuildOptions::new(dir.path()))
-        .expect_err("the build must fail")
-        .to_string();
+    let e = failed_build(dir.path());
     assert!(
         e.contains("content/en/latin1.md:2:13: this file is not UTF-8 text (byte 0xE9)"),
         "{e}"
@@ -327,9 +329,7 @@ fn a_timecode_past_the_end_of_the_video_is_located() {
     let text = std::fs::read_to_string(&file).unwrap();
     let text = text.replacen("[00:00:05] Good", "[00:25:04] Good", 1) + "\n[01:45:00] Late.\n";
     std::fs::write(&file, &text).unwrap();
-    let e = build(&BuildOptions::new(dir.path()))
-        .expect_err("the build must fail")
-        .to_string();
+    let e = failed_build(dir.path());
     let line = text
         .lines()
         .position(|l| l.starts_with("[01:45:00]"))
@@ -355,9 +355,7 @@ fn markdown_the_build_would_not_read_is_an_error_not_a_silent_skip() {
     std::fs::write(content.join("README.md"), "For authors.").unwrap();
     std::fs::write(content.join("en/2018/Shouted.MD"), text).unwrap();
     std::fs::write(content.join("en/2018/long.markdown"), text).unwrap();
-    let e = build(&BuildOptions::new(dir.path()))
-        .expect_err("the build must fail")
-        .to_string();
+    let e = failed_build(dir.path());
     assert!(e.contains("content/briefing.md: a transcript outside a language folder is not read\n  hint: move it into its language's folder, e.g. content/en/briefing.md"), "{e}");
     assert!(e.contains("content/en/2018/Shouted.MD: not read: transcripts are files ending in `.md`\n  hint: rename it to Shouted.md"), "{e}");
     assert!(e.contains("content/en/2018/long.markdown: not read"), "{e}");
